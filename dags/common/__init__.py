@@ -1,0 +1,1 @@
+"""Definitions shared by the DAG files (assets, default arguments). No logic, no heavy imports."""

@@ -1,0 +1,22 @@
+"""Airflow Assets for the lake tables the DAGs produce and consume.
+
+The URI names the table in the lake, not a path on one machine, so the same asset means the same
+table on a laptop and in production.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Asset
+
+
+def lake_table(layer: str, table: str) -> Asset:
+    return Asset(name=f"{layer}.{table}", uri=f"nightshift://lake/{layer}/{table}")
+
+
+SOURCE_TABLES = ("flights", "weather", "planes", "airports", "airlines")
+
+RAW = [lake_table("raw", t) for t in SOURCE_TABLES]
+QUARANTINE = [lake_table("quarantine", t) for t in SOURCE_TABLES]
+VALIDATION_RESULTS = lake_table("quality", "validation_results")
+FLIGHT_FEATURES = lake_table("features", "flight_features")
+WAREHOUSE = Asset(name="warehouse", uri="nightshift://warehouse/catalog")

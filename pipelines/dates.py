@@ -1,0 +1,52 @@
+"""Data intervals: every stage takes a half-open interval [start, end) of days."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Half-open interval of calendar days, [start, end)."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(
+                f"empty data interval [{self.start}, {self.end}): end must be after start "
+                "(a cron schedule gives zero-length intervals; use CronDataIntervalTimetable)"
+            )
+
+    @classmethod
+    def of(cls, start: date | datetime | str, end: date | datetime | str) -> Interval:
+        return cls(as_date(start), as_date(end))
+
+    @classmethod
+    def day(cls, day: date | str) -> Interval:
+        d = as_date(day)
+        return cls(d, d + timedelta(days=1))
+
+    def days(self) -> Iterator[date]:
+        d = self.start
+        while d < self.end:
+            yield d
+            d += timedelta(days=1)
+
+    def __len__(self) -> int:
+        return (self.end - self.start).days
+
+    def __str__(self) -> str:
+        return f"[{self.start}, {self.end})"
+
+
+def as_date(value: date | datetime | str) -> date:
+    """A date from a date, a datetime (its calendar day) or an ISO string."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return datetime.fromisoformat(value).date()

@@ -1,0 +1,86 @@
+"""The one place that knows about environments.
+
+Every value comes from an environment variable prefixed ``NIGHTSHIFT_`` (or a ``.env`` file at the
+repository root). Relative paths are resolved against ``NIGHTSHIFT_HOME``, which defaults to the
+repository root, so a task process started by Airflow in any working directory finds the same lake.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="NIGHTSHIFT_",
+        env_file=REPO_ROOT / ".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    home: Path = Field(default=REPO_ROOT, description="Base for every relative path below.")
+    lake_root: Path = Field(default=Path("data/lake"), description="Root of the Parquet lake.")
+    landing_root: Path = Field(
+        default=Path("data/landing"), description="Where the `files` source finds daily CSV drops."
+    )
+    warehouse_path: Path = Field(
+        default=Path("data/warehouse.duckdb"), description="Views-only DuckDB catalog for analysts."
+    )
+    sql_root: Path = Field(default=REPO_ROOT / "sql", description="Layered DuckDB SQL files.")
+    airflow_home: Path = Field(default=Path("data/airflow"), description="AIRFLOW_HOME to use.")
+    mlflow_tracking_uri: str = Field(
+        default="", description="MLflow tracking URI; empty means a sqlite store under data/."
+    )
+
+    source_kind: Literal["files", "postgres"] = "files"
+    source_dsn: SecretStr | None = Field(
+        default=None, description="postgresql://user:pass@host:port/db of the OLTP source."
+    )
+
+    # The DAGs' schedule window. The default covers the sample data (2013); in production leave the
+    # end empty so the nightly run goes on.
+    schedule_start: date = date(2013, 1, 1)
+    # 2013-12-30: the sample's last day with weather (its hourly weather stops on the evening of the
+    # 30th, so the 31st would rightly be blocked by validation).
+    schedule_end: date | None = date(2013, 12, 30)
+
+    # Row-count bounds of one day's partition: outside them the day is blocked (critical check).
+    min_flights_per_day: int = 100
+    max_flights_per_day: int = 5_000
+    min_weather_rows_per_day: int = 24
+    max_weather_rows_per_day: int = 200
+
+    @field_validator("schedule_end", mode="before")
+    @classmethod
+    def _empty_means_open_ended(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> Settings:
+        for name in ("lake_root", "landing_root", "warehouse_path", "sql_root", "airflow_home"):
+            value: Path = getattr(self, name)
+            if not value.is_absolute():
+                object.__setattr__(self, name, (self.home / value).resolve())
+        if not self.mlflow_tracking_uri:
+            db = (self.home / "data" / "mlflow.db").resolve()
+            object.__setattr__(self, "mlflow_tracking_uri", f"sqlite:///{db}")
+        if self.source_kind == "postgres" and self.source_dsn is None:
+            raise ValueError(
+                "NIGHTSHIFT_SOURCE_KIND=postgres needs NIGHTSHIFT_SOURCE_DSN "
+                "(for example postgresql://postgres@127.0.0.1:5432/nightshift_source)"
+            )
+        return self
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
+    return Settings()

@@ -1,0 +1,183 @@
+-- features.flight_features, for one day: $feature_date
+-- Grain: one scheduled flight of $feature_date. Key: (flight_date, carrier, flight_number, origin).
+--
+-- Leak-free by construction: every feature reads either the published schedule of the day
+-- (staging.stg_flight_schedule) or outcomes of days strictly before it (staging.stg_flight_outcomes
+-- with flight_date < $feature_date). Two documented exceptions:
+--   * label_* columns: the outcome of the flight itself (what the model learns to predict);
+--   * wx_* columns: the observed weather at the scheduled hour, a stand-in for the forecast an
+--     airline would have the evening before. Observed weather is better than any forecast, so
+--     offline metrics are optimistic on weather-driven days.
+-- Delay rates are smoothed toward the trailing 28-day rate of all flights, with the weight of
+-- 20 flights (the `prior` CTE), so a route seen twice does not get a rate of 0% or 100%.
+with
+
+schedule as (
+    select * from staging.stg_flight_schedule
+    where flight_date = $feature_date
+),
+
+outcomes as (
+    select * from staging.stg_flight_outcomes
+    where flight_date = $feature_date
+),
+
+history as (
+    select
+        *,
+        cast($feature_date as date) - flight_date as days_before
+    from staging.stg_flight_outcomes
+    where flight_date >= cast($feature_date as date) - 28
+      and flight_date < $feature_date
+      and is_delayed is not null
+),
+
+weather as (
+    select * from staging.stg_weather
+    where observed_date between cast($feature_date as date) - 1 and cast($feature_date as date) + 1
+),
+
+planes as (
+    select * from staging.stg_planes
+    where snapshot_date = (
+        select max(snapshot_date) from staging.stg_planes where snapshot_date <= $feature_date
+    )
+),
+
+prior as (
+    select
+        coalesce(avg(is_delayed::double), 0.2) as rate,
+        20.0 as weight
+    from history
+),
+
+carrier_rates as (
+    select
+        carrier,
+        count(*) filter (where days_before <= 7) as n_7d,
+        count(*) filter (where is_delayed and days_before <= 7) as delayed_7d,
+        count(*) as n_28d,
+        count(*) filter (where is_delayed) as delayed_28d,
+        avg(dep_delay_minutes) filter (where days_before <= 7) as mean_dep_delay_7d
+    from history
+    group by carrier
+),
+
+origin_rates as (
+    select
+        origin,
+        count(*) filter (where days_before = 1) as n_1d,
+        count(*) filter (where is_delayed and days_before = 1) as delayed_1d,
+        count(*) filter (where days_before <= 7) as n_7d,
+        count(*) filter (where is_delayed and days_before <= 7) as delayed_7d,
+        avg(dep_delay_minutes) filter (where days_before = 1) as mean_dep_delay_1d
+    from history
+    group by origin
+),
+
+origin_hour_rates as (
+    select origin, sched_dep_hour, count(*) as n_28d, count(*) filter (where is_delayed) as delayed_28d
+    from history
+    group by origin, sched_dep_hour
+),
+
+dest_rates as (
+    select dest, count(*) as n_28d, count(*) filter (where is_delayed) as delayed_28d
+    from history
+    group by dest
+),
+
+route_rates as (
+    select origin, dest, count(*) as n_28d, count(*) filter (where is_delayed) as delayed_28d
+    from history
+    group by origin, dest
+),
+
+flight_number_rates as (
+    select carrier, flight_number, count(*) as n_28d, count(*) filter (where is_delayed) as delayed_28d
+    from history
+    group by carrier, flight_number
+),
+
+final as (
+    select
+        s.flight_date,
+        s.carrier,
+        s.flight_number,
+        s.origin,
+        s.dest,
+        s.tailnum,
+        s.sched_dep_hour_utc,
+
+        -- Schedule attributes
+        s.sched_dep_hour,
+        s.sched_dep_minute_of_day,
+        isodow(s.flight_date) as weekday,
+        month(s.flight_date) as month,
+        dayofyear(s.flight_date) as day_of_year,
+        s.distance_miles,
+        -- Scheduled block time in minutes, both ends in local clock time (wraps past midnight).
+        ((s.sched_arr_time // 100 * 60 + s.sched_arr_time % 100)
+            - s.sched_dep_minute_of_day + 1440) % 1440 as sched_block_minutes,
+        count(*) over (partition by s.origin, s.sched_dep_hour) as origin_departures_same_hour,
+
+        -- Trailing delay rates (days before the flight's day only), smoothed toward the prior
+        (coalesce(c.delayed_7d, 0) + p.rate * p.weight) / (coalesce(c.n_7d, 0) + p.weight)
+            as carrier_delay_rate_7d,
+        (coalesce(c.delayed_28d, 0) + p.rate * p.weight) / (coalesce(c.n_28d, 0) + p.weight)
+            as carrier_delay_rate_28d,
+        c.mean_dep_delay_7d as carrier_mean_dep_delay_7d,
+        (coalesce(o.delayed_1d, 0) + p.rate * p.weight) / (coalesce(o.n_1d, 0) + p.weight)
+            as origin_delay_rate_1d,
+        (coalesce(o.delayed_7d, 0) + p.rate * p.weight) / (coalesce(o.n_7d, 0) + p.weight)
+            as origin_delay_rate_7d,
+        o.mean_dep_delay_1d as origin_mean_dep_delay_1d,
+        (coalesce(oh.delayed_28d, 0) + p.rate * p.weight) / (coalesce(oh.n_28d, 0) + p.weight)
+            as origin_hour_delay_rate_28d,
+        (coalesce(d.delayed_28d, 0) + p.rate * p.weight) / (coalesce(d.n_28d, 0) + p.weight)
+            as dest_delay_rate_28d,
+        (coalesce(r.delayed_28d, 0) + p.rate * p.weight) / (coalesce(r.n_28d, 0) + p.weight)
+            as route_delay_rate_28d,
+        coalesce(r.n_28d, 0) as route_flights_28d,
+        (coalesce(f.delayed_28d, 0) + p.rate * p.weight) / (coalesce(f.n_28d, 0) + p.weight)
+            as flight_number_delay_rate_28d,
+        p.rate as all_flights_delay_rate_28d,
+
+        -- Aircraft (from the newest reference snapshot on or before the day)
+        year(s.flight_date) - pl.year_built as plane_age_years,
+        pl.seats as plane_seats,
+        pl.engines as plane_engines,
+
+        -- Weather at the origin in the scheduled hour: the documented forecast stand-in
+        w.temp_f as wx_temp_f,
+        w.dewpoint_f as wx_dewpoint_f,
+        w.humidity_pct as wx_humidity_pct,
+        w.wind_speed_mph as wx_wind_speed_mph,
+        w.wind_gust_mph as wx_wind_gust_mph,
+        w.precip_in as wx_precip_in,
+        w.pressure_mb as wx_pressure_mb,
+        w.visibility_mi as wx_visibility_mi,
+
+        -- Label: the outcome of this very flight (null until known, or when cancelled/diverted)
+        oc.arr_delay_minutes as label_arr_delay_minutes,
+        oc.is_delayed as label_is_delayed
+    from schedule as s
+    cross join prior as p
+    left join carrier_rates as c on c.carrier = s.carrier
+    left join origin_rates as o on o.origin = s.origin
+    left join origin_hour_rates as oh
+        on oh.origin = s.origin and oh.sched_dep_hour = s.sched_dep_hour
+    left join dest_rates as d on d.dest = s.dest
+    left join route_rates as r on r.origin = s.origin and r.dest = s.dest
+    left join flight_number_rates as f
+        on f.carrier = s.carrier and f.flight_number = s.flight_number
+    left join planes as pl on pl.tailnum = s.tailnum
+    left join weather as w on w.origin = s.origin and w.observed_hour_utc = s.sched_dep_hour_utc
+    left join outcomes as oc
+        on oc.carrier = s.carrier
+        and oc.flight_number = s.flight_number
+        and oc.origin = s.origin
+)
+
+select * from final
+order by carrier, flight_number, origin

@@ -1,0 +1,366 @@
+"""DAG integrity: every DAG file parses, follows the conventions, and is cheap and inert to parse.
+
+Fast and without a metadata DB: the DAGs are parsed the way the DAG processor does it
+(``BundleDagBag`` with the dags folder as the bundle, so DAG files can import ``common``).
+The parse-time hygiene checks run in a fresh interpreter, so modules this test process has
+already imported cannot hide what a DAG file pulls in.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from airflow.dag_processing.dagbag import BundleDagBag
+from airflow.sdk import Asset, CronDataIntervalTimetable
+from airflow.serialization.encoders import coerce_to_core_timetable
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DAGS_DIR = REPO_ROOT / "dags"
+
+EXPECTED_DAG_IDS = {"flights_daily"}
+OWNER = "data-platform"
+REQUIRED_TAG = "nightshift"
+# Tasks that deliberately do not retry (deterministic work: the same input fails the same way).
+NO_RETRY_TASKS = {"validate_and_publish"}
+# DAGs whose runs must each cover the day they are scheduled for, from the first day on.
+CATCHUP_DAGS = {"flights_daily"}
+HEAVY_MODULES = (
+    "pandas",
+    "duckdb",
+    "great_expectations",
+    "mlflow",
+    "sklearn",
+    "pyarrow",
+    "psycopg",
+    "adbc_driver_postgresql",
+)
+# Airflow's default [core] dagbag_import_timeout: a DAG file slower than this fails to import.
+DAGBAG_IMPORT_TIMEOUT_SECONDS = 30.0
+# The only module-level use of `pipelines` allowed under dags/: reading settings (env vars only).
+ALLOWED_MODULE_LEVEL_PIPELINES_IMPORTS = {"common/defaults.py": {"pipelines.settings"}}
+
+
+def _ignored_dirs() -> list[str]:
+    """Directory entries of dags/.airflowignore (the DAG processor never parses them)."""
+    ignore = DAGS_DIR / ".airflowignore"
+    lines = ignore.read_text().splitlines() if ignore.exists() else []
+    return [
+        line.strip().rstrip("/")
+        for line in lines
+        if line.strip() and not line.strip().startswith("#") and line.strip().endswith("/")
+    ]
+
+
+def _dag_files() -> list[Path]:
+    """The .py files of dags/ that the DAG processor parses (outside ignored directories)."""
+    ignored = _ignored_dirs()
+    files = []
+    for path in sorted(DAGS_DIR.rglob("*.py")):
+        rel = path.relative_to(DAGS_DIR).as_posix()
+        if any(rel == d or rel.startswith(d + "/") for d in ignored) or "__pycache__" in rel:
+            continue
+        files.append(path)
+    return files
+
+
+@pytest.fixture(scope="module")
+def dagbag() -> BundleDagBag:
+    folder = str(DAGS_DIR)
+    return BundleDagBag(dag_folder=folder, bundle_path=folder, bundle_name="dags-folder")
+
+
+@pytest.fixture(scope="module")
+def dags(dagbag: BundleDagBag) -> dict:
+    assert dagbag.dags, f"no DAGs parsed from {DAGS_DIR}"
+    return dagbag.dags
+
+
+# --- Parsing -----------------------------------------------------------------------------------
+
+
+def test_no_import_errors(dagbag: BundleDagBag) -> None:
+    assert dagbag.import_errors == {}, "\n".join(
+        f"{path}:\n{error}" for path, error in dagbag.import_errors.items()
+    )
+
+
+def test_every_dag_file_is_parsed_and_defines_a_dag(dagbag: BundleDagBag) -> None:
+    files = _dag_files()
+    assert files, f"no DAG files found in {DAGS_DIR}"
+    stats = {Path(s.file).as_posix(): s for s in dagbag.dagbag_stats}
+    for path in files:
+        rel = path.relative_to(DAGS_DIR).as_posix()
+        assert rel in stats, f"{rel} was not parsed (parsed: {sorted(stats)})"
+        assert stats[rel].dag_num >= 1, f"{rel} defines no DAG"
+
+
+def test_shared_modules_are_not_parsed_as_dag_files(dagbag: BundleDagBag) -> None:
+    assert "common" in _ignored_dirs(), "dags/.airflowignore must exclude common/"
+    parsed = {Path(s.file).as_posix() for s in dagbag.dagbag_stats}
+    assert not [p for p in parsed if p.startswith("common/")], parsed
+
+
+def test_expected_dag_ids_exist(dags: dict) -> None:
+    missing = EXPECTED_DAG_IDS - set(dags)
+    assert not missing, f"missing DAGs {sorted(missing)}; found {sorted(dags)}"
+
+
+# --- Conventions, for every DAG --------------------------------------------------------------
+
+
+def test_owner_is_the_team(dags: dict) -> None:
+    for dag_id, dag in dags.items():
+        assert dag.default_args.get("owner") == OWNER, f"{dag_id}: default_args owner"
+        for task in dag.tasks:
+            assert task.owner == OWNER, f"{dag_id}.{task.task_id}: owner {task.owner!r}"
+
+
+def test_tags(dags: dict) -> None:
+    for dag_id, dag in dags.items():
+        assert dag.tags, f"{dag_id} has no tags"
+        assert REQUIRED_TAG in dag.tags, f"{dag_id} tags {sorted(dag.tags)} lack {REQUIRED_TAG!r}"
+
+
+def test_retries(dags: dict) -> None:
+    for dag_id, dag in dags.items():
+        assert dag.default_args.get("retries", 0) >= 1, f"{dag_id}: default retries must be >= 1"
+        for task in dag.tasks:
+            if task.task_id in NO_RETRY_TASKS:
+                continue
+            assert task.retries >= 1, f"{dag_id}.{task.task_id}: retries {task.retries}"
+
+
+def test_validate_and_publish_does_not_retry(dags: dict) -> None:
+    assert dags["flights_daily"].get_task("validate_and_publish").retries == 0
+
+
+def test_doc_md_is_a_runbook(dags: dict) -> None:
+    for dag_id, dag in dags.items():
+        doc = dag.doc_md or ""
+        assert doc.strip(), f"{dag_id} has no doc_md"
+        assert "When it fails" in doc, f"{dag_id} doc_md lacks a 'When it fails' section"
+        assert "backfill" in doc.lower(), f"{dag_id} doc_md does not say how to backfill"
+
+
+def test_catchup(dags: dict) -> None:
+    for dag_id in CATCHUP_DAGS:
+        assert dags[dag_id].catchup is True, f"{dag_id}: catchup must be True"
+
+
+def test_max_active_runs(dags: dict) -> None:
+    for dag_id, dag in dags.items():
+        assert dag.max_active_runs is not None and dag.max_active_runs > 0, (
+            f"{dag_id}: max_active_runs {dag.max_active_runs!r}"
+        )
+
+
+def test_timetable_gives_one_day_data_intervals(dags: dict) -> None:
+    for dag_id, dag in dags.items():
+        # A cron string gives a zero-length interval in Airflow 3 (CronTriggerTimetable).
+        assert isinstance(dag.timetable, CronDataIntervalTimetable), (
+            f"{dag_id}: timetable {type(dag.timetable).__name__}, "
+            "expected CronDataIntervalTimetable"
+        )
+        timetable = coerce_to_core_timetable(dag.timetable)
+        for run_after in (
+            datetime(2013, 1, 2, tzinfo=UTC),
+            datetime(2013, 3, 11, tzinfo=UTC),  # the US DST switch: UTC days stay 24 h
+            datetime(2013, 12, 31, tzinfo=UTC),
+        ):
+            interval = timetable.infer_manual_data_interval(run_after=run_after)
+            assert interval.end - interval.start == timedelta(days=1), (
+                f"{dag_id}: interval {interval} for run_after {run_after}"
+            )
+            # The run at midnight D+1 processes day D.
+            assert interval.end == run_after, f"{dag_id}: {interval} for run_after {run_after}"
+
+
+# --- flights_daily structure -------------------------------------------------------------------
+
+
+def _outlet_names(task) -> set[str]:
+    return {o.name for o in task.outlets if isinstance(o, Asset)}
+
+
+def test_lake_writers_declare_asset_outlets(dags: dict) -> None:
+    dag = dags["flights_daily"]
+    publish = _outlet_names(dag.get_task("validate_and_publish"))
+    missing = {"raw.flights", "raw.weather", "quality.validation_results"} - publish
+    assert not missing, f"validate_and_publish outlets {sorted(publish)} lack {sorted(missing)}"
+    features = _outlet_names(dag.get_task("build_features"))
+    assert "features.flight_features" in features, features
+
+
+def test_task_order(dags: dict) -> None:
+    dag = dags["flights_daily"]
+    chain = ["extract", "validate_and_publish", "build_features", "refresh_warehouse"]
+    assert set(dag.task_ids) == set(chain)
+    for upstream, downstream in itertools.pairwise(chain):
+        assert dag.get_task(upstream).downstream_task_ids == {downstream}, upstream
+    assert dag.get_task("extract").upstream_task_ids == set()
+    assert dag.get_task("refresh_warehouse").downstream_task_ids == set()
+
+
+def test_build_features_depends_on_past(dags: dict) -> None:
+    assert dags["flights_daily"].get_task("build_features").depends_on_past is True
+
+
+def test_start_end_params_default_to_none(dags: dict) -> None:
+    params = dags["flights_daily"].params
+    for name in ("start", "end"):
+        assert name in params, f"param {name!r} missing: {list(params)}"
+        assert params.get_param(name).value is None
+        assert params[name] is None
+
+
+# --- Parse-time hygiene --------------------------------------------------------------------------
+
+_PARSE_PROBE = textwrap.dedent(
+    """
+    import importlib.util
+    import json
+    import socket
+    import sys
+    import time
+
+    dags_dir, dag_file, heavy = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+    attempts = []
+
+    def refuse(*args, **kwargs):
+        attempts.append(repr(args)[:200])
+        raise OSError(f"network connection at DAG parse time: {args!r}")
+
+    socket.socket.connect = refuse
+    socket.socket.connect_ex = refuse
+    socket.create_connection = refuse
+    sys.path.insert(0, dags_dir)
+
+    spec = importlib.util.spec_from_file_location("dag_under_test", dag_file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    started = time.perf_counter()
+    spec.loader.exec_module(module)
+    seconds = time.perf_counter() - started
+
+    offenders = sorted({m.split(".")[0] for m in sys.modules} & set(heavy))
+    print(json.dumps({"seconds": seconds, "offenders": offenders, "network": attempts}))
+    """
+)
+
+
+@pytest.fixture(scope="module", params=[p.relative_to(DAGS_DIR).as_posix() for p in _dag_files()])
+def parse_probe(request: pytest.FixtureRequest) -> dict:
+    """Import one DAG file in a fresh interpreter (same environment) and report what it did."""
+    dag_file = DAGS_DIR / request.param
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH", "")])]
+    )
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _PARSE_PROBE,
+            str(DAGS_DIR),
+            str(dag_file),
+            json.dumps(HEAVY_MODULES),
+        ],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, (
+        f"importing {request.param} failed in a fresh interpreter:\n{proc.stderr[-4000:]}"
+    )
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    report["file"] = request.param
+    return report
+
+
+def test_parse_imports_no_heavy_modules(parse_probe: dict) -> None:
+    print(f"{parse_probe['file']}: heavy modules after import: {parse_probe['offenders']}")
+    assert parse_probe["offenders"] == [], (
+        f"{parse_probe['file']} imports heavy modules at parse time: {parse_probe['offenders']}"
+    )
+
+
+def test_parse_opens_no_network_connection(parse_probe: dict) -> None:
+    assert parse_probe["network"] == [], parse_probe["network"]
+
+
+def test_parse_is_within_the_dagbag_import_timeout(parse_probe: dict) -> None:
+    # A hard limit the DAG processor enforces (the file counts as an import error past it),
+    # measured in a cold interpreter, which includes importing airflow.sdk itself.
+    seconds = parse_probe["seconds"]
+    print(f"{parse_probe['file']}: import took {seconds:.2f} s in a fresh interpreter")
+    assert seconds < DAGBAG_IMPORT_TIMEOUT_SECONDS, f"{parse_probe['file']} took {seconds:.1f} s"
+
+
+# --- No logic at parse time --------------------------------------------------------------------
+
+
+def _module_level_pipelines_imports(tree: ast.AST) -> list[tuple[int, str]]:
+    """``(line, module)`` of every ``pipelines`` import not inside a function body."""
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                visit(child, True)
+                continue
+            if not in_function:
+                if isinstance(child, ast.ImportFrom) and child.level == 0 and child.module:
+                    if child.module.split(".")[0] == "pipelines":
+                        found.append((child.lineno, child.module))
+                elif isinstance(child, ast.Import):
+                    found.extend(
+                        (child.lineno, alias.name)
+                        for alias in child.names
+                        if alias.name.split(".")[0] == "pipelines"
+                    )
+            visit(child, in_function)
+
+    visit(tree, False)
+    return found
+
+
+def test_pipelines_is_used_only_inside_task_bodies() -> None:
+    files = sorted(p for p in DAGS_DIR.rglob("*.py") if "__pycache__" not in p.parts)
+    assert files
+    violations = []
+    for path in files:
+        rel = path.relative_to(DAGS_DIR).as_posix()
+        allowed = ALLOWED_MODULE_LEVEL_PIPELINES_IMPORTS.get(rel, set())
+        tree = ast.parse(path.read_text(), filename=str(path))
+        violations.extend(
+            f"dags/{rel}:{line}: module-level import of {module}"
+            for line, module in _module_level_pipelines_imports(tree)
+            if module not in allowed
+        )
+    assert not violations, "\n".join(violations)
+
+
+def test_the_check_catches_a_module_level_import() -> None:
+    source = textwrap.dedent(
+        """
+        from pipelines import tasks
+        import pipelines.lake
+
+        def ok():
+            from pipelines import ingest
+        """
+    )
+    found = _module_level_pipelines_imports(ast.parse(source))
+    assert [m for _, m in found] == ["pipelines", "pipelines.lake"]

@@ -1,0 +1,133 @@
+"""``RunContext.from_airflow``: the interval and run id a task works on, from its context."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pendulum
+import pytest
+
+from pipelines.dates import Interval
+from pipelines.tasks import RunContext
+
+RUN_ID = "scheduled__2013-01-02T00:00:00+00:00"
+
+
+def test_the_interval_comes_from_pendulum_data_interval() -> None:
+    context = {
+        "data_interval_start": pendulum.datetime(2013, 1, 2, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2013, 1, 3, tz="UTC"),
+        "run_id": RUN_ID,
+        "params": {},
+    }
+
+    run = RunContext.from_airflow(context)
+
+    assert run.interval == Interval(date(2013, 1, 2), date(2013, 1, 3))
+    assert list(run.interval.days()) == [date(2013, 1, 2)]
+    assert run.run_id == RUN_ID
+
+
+def test_the_interval_comes_from_datetime_data_interval() -> None:
+    context = {
+        "data_interval_start": datetime(2013, 3, 1, tzinfo=UTC),
+        "data_interval_end": datetime(2013, 4, 1, tzinfo=UTC),
+        "run_id": "backfill__2013-03-01",
+    }
+
+    run = RunContext.from_airflow(context)
+
+    assert run.interval == Interval(date(2013, 3, 1), date(2013, 4, 1))
+    assert len(run.interval) == 31
+    assert run.run_id == "backfill__2013-03-01"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"start": "2013-02-01", "end": "2013-03-01"},
+        {"start": date(2013, 2, 1), "end": date(2013, 3, 1)},
+    ],
+)
+def test_params_override_the_data_interval(params: dict) -> None:
+    context = {
+        "data_interval_start": pendulum.datetime(2013, 1, 2, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2013, 1, 3, tz="UTC"),
+        "run_id": "manual__2013-06-01",
+        "params": params,
+    }
+
+    run = RunContext.from_airflow(context)
+
+    assert run.interval == Interval(date(2013, 2, 1), date(2013, 3, 1))
+    assert run.run_id == "manual__2013-06-01"
+
+
+def test_params_give_dates_to_a_run_without_data_interval() -> None:
+    context = {
+        "data_interval_start": None,
+        "data_interval_end": None,
+        "run_id": "asset_triggered__2013-06-01",
+        "params": {"start": "2013-01-01", "end": "2013-01-08"},
+    }
+
+    run = RunContext.from_airflow(context)
+
+    assert run.interval == Interval(date(2013, 1, 1), date(2013, 1, 8))
+
+
+def test_params_left_at_none_fall_back_to_the_data_interval() -> None:
+    context = {
+        "data_interval_start": pendulum.datetime(2013, 1, 2, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2013, 1, 3, tz="UTC"),
+        "run_id": RUN_ID,
+        "params": {"start": None, "end": None},  # a DAG's declared params, not set at trigger
+    }
+
+    assert RunContext.from_airflow(context).interval == Interval.day(date(2013, 1, 2))
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"run_id": "manual__x"},
+        {"run_id": "manual__x", "data_interval_start": None, "data_interval_end": None},
+        {"run_id": "manual__x", "params": {"start": None, "end": None}},
+        {"run_id": "manual__x", "params": None},
+    ],
+)
+def test_no_interval_and_no_params_is_refused_saying_what_to_set(context: dict) -> None:
+    with pytest.raises(ValueError) as caught:
+        RunContext.from_airflow(context)
+
+    message = str(caught.value)
+    assert "params 'start' and 'end'" in message
+    assert "no data interval" in message
+
+
+def test_only_one_of_start_and_end_is_refused_rather_than_mixed_with_the_interval() -> None:
+    context = {
+        "run_id": "manual__x",
+        "params": {"start": "2012-12-01"},
+        "data_interval_start": pendulum.datetime(2013, 1, 2, tz="UTC"),
+        "data_interval_end": pendulum.datetime(2013, 1, 3, tz="UTC"),
+    }
+    with pytest.raises(ValueError, match="set both params 'start' and 'end'"):
+        RunContext.from_airflow(context)
+
+
+def test_a_zero_length_interval_is_refused() -> None:
+    moment = pendulum.datetime(2013, 1, 2, tz="UTC")
+    context = {"data_interval_start": moment, "data_interval_end": moment, "run_id": RUN_ID}
+
+    with pytest.raises(ValueError, match="empty data interval"):
+        RunContext.from_airflow(context)
+
+
+def test_the_run_id_is_a_string() -> None:
+    context = {
+        "params": {"start": "2013-01-01", "end": "2013-01-02"},
+        "run_id": 12345,
+    }
+
+    assert RunContext.from_airflow(context).run_id == "12345"
