@@ -1,9 +1,10 @@
 """
 ### flights_daily — the nightly data path: extract → validate → features → warehouse
 
-Runs just after midnight UTC for the day that just ended: the run for data interval
-`[D, D+1)` processes day **D**. Each task handles every day of its interval, so the same DAG serves
-a nightly run (one day) and a coarse backfill (set the `start`/`end` params to cover a month).
+Runs at midnight UTC for the day that just ended: the run at D+1 00:00 (its logical date) has
+data interval `[D, D+1)` and processes day **D**. Each task handles every day of its interval,
+so the same DAG serves a nightly run (one day) and a coarse backfill (set the `start`/`end`
+params to cover a month).
 
 - **`extract`**: copies day D of every source table (flights, weather, reference snapshots)
   from the configured source (`NIGHTSHIFT_SOURCE_KIND`: landing files or PostgreSQL) to
@@ -24,24 +25,28 @@ a nightly run (one day) and a coarse backfill (set the `start`/`end` params to c
   counts. Nothing downstream ran for that day and earlier `raw` partitions are untouched. Look at
   the evidence:
   `nightshift query "select * from quality.validation_results where dt = 'D' and not success"` and
-  `quarantine.<table>`. Fix the source, then **Clear** the task. This task does not retry: the
-  same data fails the same way.
+  `quarantine.<table>` (rows that broke a row-level check; a schema or row-count failure leaves
+  the whole day in `incoming.<table>`). Fix the source, then **Clear** the task. This task does not
+  retry: the same data fails the same way.
 - **build_features** — waits for the previous day's features (`depends_on_past`): trailing rates
   need every earlier day. A blocked day therefore holds back later days until it is fixed (or,
-  if the day is lost for good, marked success on purpose).
+  if the day is lost for good, marked success on purpose). After correcting a day X that was
+  already published, also rebuild the features that read it: clear `build_features` for the runs
+  of X..X+28 (or one run with params `{"start": X, "end": X+29}`).
 
 #### Rerun and backfill
 Every task replaces its own partitions, so a rerun never duplicates rows. Backfill from the UI
-(**Trigger → Backfill**) or `airflow backfill create --dag-id flights_daily --from-date 2013-02-01
---to-date 2013-02-28 --reprocess-behavior completed`. For one run over a whole month, trigger with
-params `{"start": "2013-02-01", "end": "2013-03-01"}`.
+(**Trigger → Backfill**) or the CLI; logical dates are run times, one day after the day processed:
+`airflow backfill create --dag-id flights_daily --from-date 2013-02-02 --to-date 2013-03-01
+--reprocess-behavior completed` processes February. For one run over a whole month, trigger with
+params `{"start": "2013-02-01", "end": "2013-03-01"}` (end exclusive).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
 from common.assets import FLIGHT_FEATURES, QUARANTINE, RAW, VALIDATION_RESULTS, WAREHOUSE
 from common.defaults import DEFAULT_ARGS, schedule_window
 
@@ -50,8 +55,9 @@ DATE_PARAM = {"type": ["null", "string"], "format": "date"}
 
 @dag(
     dag_id="flights_daily",
-    # A cron string would give a zero-length interval in Airflow 3: this timetable gives [D, D+1).
-    schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
+    # A bare cron string gives a zero-length interval in Airflow 3. This one fires at midnight
+    # with interval [D, D+1): scheduled, backfilled and manual runs at D+1 all process day D.
+    schedule=CronTriggerTimetable("0 0 * * *", timezone="UTC", interval=timedelta(days=1)),
     **schedule_window(),
     catchup=True,
     max_active_runs=4,

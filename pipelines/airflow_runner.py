@@ -34,8 +34,9 @@ def migrate_metadata_db() -> None:
 def run_days(dag_id: str, interval: Interval) -> list[DayRun]:
     """Run ``dag_id`` once per day of ``interval``; a failed day does not stop the next.
 
-    With ``CronDataIntervalTimetable`` a run at logical date L processes the last complete day,
-    [L - 1 day, L), the same as the nightly run that starts at midnight. So day D runs at D + 1.
+    The DAGs' timetable (a midnight ``CronTriggerTimetable`` with a one-day interval) gives a run
+    at logical date L the interval [L - 1 day, L), for manual and scheduled runs alike: day D runs
+    at D + 1, with the same logical date a scheduled or backfilled run of day D would have.
     """
     from airflow.configuration import conf
     from airflow.dag_processing.dagbag import BundleDagBag

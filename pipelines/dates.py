@@ -18,7 +18,8 @@ class Interval:
         if self.end <= self.start:
             raise ValueError(
                 f"empty data interval [{self.start}, {self.end}): end must be after start "
-                "(a cron schedule gives zero-length intervals; use CronDataIntervalTimetable)"
+                "(a bare cron schedule gives zero-length intervals; use CronTriggerTimetable with "
+                "interval=timedelta(days=1), or CronDataIntervalTimetable)"
             )
 
     @classmethod

@@ -106,15 +106,16 @@ def _validate_day(
         incoming = incoming.drop_columns([lake.RUN_ID_COLUMN])
         outcomes.append(validate_table(table, day, incoming, suite_for(table, day, bounds)))
 
-    results = pa.concat_tables([o.results_table() for o in outcomes])
-    lake.write_partition(lake_root, "quality", "validation_results", day, results, run_id)
     for o in outcomes:
         lake.write_partition(lake_root, "quarantine", o.table, day, o.quarantined_rows, run_id)
-
     passed = all(o.passed for o in outcomes)
     if passed:
         for o in outcomes:
             lake.write_partition(lake_root, "raw", o.table, day, o.valid_rows, run_id)
+    # Results last: a "passed" record exists only once every raw table of the day is replaced.
+    # (Each table swaps atomically; a task killed between tables leaves the day mixed until rerun.)
+    results = pa.concat_tables([o.results_table() for o in outcomes])
+    lake.write_partition(lake_root, "quality", "validation_results", day, results, run_id)
     day_result = DayValidation(
         day=day.isoformat(),
         passed=passed,

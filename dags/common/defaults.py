@@ -18,11 +18,13 @@ DEFAULT_ARGS = {
 
 
 def schedule_window() -> dict[str, datetime | None]:
-    """``start_date``/``end_date`` from settings (environment variables only: no I/O)."""
+    """``start_date``/``end_date`` from settings, as run times: the run for day D fires at D+1."""
     settings = get_settings()
 
     def midnight(day):
-        return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
+        if day is None:
+            return None
+        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
 
     return {
         "start_date": midnight(settings.schedule_start),

@@ -115,7 +115,10 @@ def matches(column: str, regex: str, severity: Severity = "critical") -> Check:
     return Check(
         name=_named(f"{column}.matches", severity),
         severity=severity,
-        make_expectation=lambda: gxe.ExpectColumnValuesToMatchRegex(column=column, regex=regex),
+        # GX searches (re.search); anchor it so GX and the row mask judge the same rows.
+        make_expectation=lambda: gxe.ExpectColumnValuesToMatchRegex(
+            column=column, regex=f"^(?:{regex})$"
+        ),
         columns=(column,),
         offending_rows=lambda df: (
             df[column].notna() & ~df[column].astype("str").str.fullmatch(regex)

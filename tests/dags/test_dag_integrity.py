@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import BundleDagBag
-from airflow.sdk import Asset, CronDataIntervalTimetable
+from airflow.sdk import Asset, CronDataIntervalTimetable, CronTriggerTimetable
 from airflow.serialization.encoders import coerce_to_core_timetable
+from airflow.timetables.base import TimeRestriction
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_DIR = REPO_ROOT / "dags"
@@ -165,12 +166,19 @@ def test_max_active_runs(dags: dict) -> None:
 
 def test_timetable_gives_one_day_data_intervals(dags: dict) -> None:
     for dag_id, dag in dags.items():
-        # A cron string gives a zero-length interval in Airflow 3 (CronTriggerTimetable).
-        assert isinstance(dag.timetable, CronDataIntervalTimetable), (
-            f"{dag_id}: timetable {type(dag.timetable).__name__}, "
-            "expected CronDataIntervalTimetable"
+        # A bare cron string gives a zero-length interval in Airflow 3: the timetable must be one
+        # that carries a real interval (a CronTriggerTimetable with interval=1 day here).
+        assert isinstance(dag.timetable, CronTriggerTimetable | CronDataIntervalTimetable), (
+            f"{dag_id}: timetable {type(dag.timetable).__name__}"
         )
         timetable = coerce_to_core_timetable(dag.timetable)
+        # Scheduled (catch-up) runs: the first run processes the first day of the schedule.
+        first = timetable.next_dagrun_info(
+            last_automated_data_interval=None,
+            restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
+        )
+        assert first.data_interval.end - first.data_interval.start == timedelta(days=1)
+        assert first.data_interval.end == first.run_after
         for run_after in (
             datetime(2013, 1, 2, tzinfo=UTC),
             datetime(2013, 3, 11, tzinfo=UTC),  # the US DST switch: UTC days stay 24 h

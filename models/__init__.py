@@ -1,0 +1,1 @@
+"""Model definitions: feature lists, estimator factories, reviewed parameters. No artifacts."""

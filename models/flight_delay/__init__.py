@@ -1,0 +1,123 @@
+"""flight_delay: probability that a scheduled flight arrives more than 15 minutes late.
+
+One scikit-learn ``Pipeline`` (categorical encoding + histogram gradient boosting), logged to
+MLflow as one model, so scoring applies exactly the preprocessing training used. Reviewed default
+parameters live in ``params.json``; the seed is fixed so the same data gives the same model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OrdinalEncoder
+
+MODEL_NAME = "flight_delay"
+SEED = 20130101
+LABEL = "label_is_delayed"
+KEY = ["flight_date", "carrier", "flight_number", "origin"]
+
+CATEGORICAL = ["carrier", "origin", "dest"]
+NUMERIC = [
+    "sched_dep_hour",
+    "sched_dep_minute_of_day",
+    "weekday",
+    "month",
+    "day_of_year",
+    "distance_miles",
+    "sched_block_minutes",
+    "origin_departures_same_hour",
+    "carrier_delay_rate_7d",
+    "carrier_delay_rate_28d",
+    "carrier_mean_dep_delay_7d",
+    "origin_delay_rate_1d",
+    "origin_delay_rate_7d",
+    "origin_mean_dep_delay_1d",
+    "origin_hour_delay_rate_28d",
+    "dest_delay_rate_28d",
+    "route_delay_rate_28d",
+    "route_flights_28d",
+    "flight_number_delay_rate_28d",
+    "all_flights_delay_rate_28d",
+    "plane_age_years",
+    "plane_seats",
+    "plane_engines",
+    "wx_temp_f",
+    "wx_dewpoint_f",
+    "wx_humidity_pct",
+    "wx_wind_speed_mph",
+    "wx_wind_gust_mph",
+    "wx_precip_in",
+    "wx_pressure_mb",
+    "wx_visibility_mi",
+]
+FEATURES = CATEGORICAL + NUMERIC
+
+# The naive baseline a model must beat: the route's smoothed trailing delay rate.
+BASELINE_FEATURE = "route_delay_rate_28d"
+
+# Types skops may load beyond its defaults, each reviewed (listed by skops.io.get_untrusted_types
+# for this pipeline): the booster's fitted trees, and the validation helper its ColumnTransformer
+# keeps as a partial. Never fall back to cloudpickle.
+SKOPS_TRUSTED_TYPES = [
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+    "functools.partial",
+]
+
+# The randomized search samples from these (each a reviewed, sensible range).
+SEARCH_SPACE: dict[str, list[Any]] = {
+    "learning_rate": [0.03, 0.05, 0.08, 0.12],
+    "max_iter": [200, 300, 500],
+    "max_leaf_nodes": [15, 31, 63],
+    "min_samples_leaf": [20, 50, 80, 150],
+    "l2_regularization": [0.0, 0.5, 1.0, 3.0],
+    "max_features": [0.5, 0.8, 1.0],
+}
+
+
+def default_params() -> dict[str, Any]:
+    return json.loads((Path(__file__).with_name("params.json")).read_text())
+
+
+def build_pipeline(params: dict[str, Any] | None = None) -> Pipeline:
+    """Unfitted pipeline: ordinal-encode categoricals, pass numerics, boost (NaN handled)."""
+    params = {**default_params(), **(params or {})}
+    encode = ColumnTransformer(
+        [
+            (
+                "categorical",
+                OrdinalEncoder(
+                    handle_unknown="use_encoded_value",
+                    unknown_value=-1,
+                    encoded_missing_value=-1,
+                ),
+                CATEGORICAL,
+            ),
+            ("numeric", "passthrough", NUMERIC),
+        ],
+        verbose_feature_names_out=False,
+    )
+    booster = HistGradientBoostingClassifier(
+        categorical_features=list(range(len(CATEGORICAL))),
+        early_stopping=False,
+        random_state=SEED,
+        **params,
+    )
+    return Pipeline([("encode", encode), ("model", booster)])
+
+
+def feature_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """The model's input columns, typed as the model expects (nullable ints become float NaN)."""
+    missing = [c for c in FEATURES if c not in frame.columns]
+    if missing:
+        raise KeyError(f"feature columns missing: {missing}")
+    out = frame[FEATURES].copy()
+    out[NUMERIC] = out[NUMERIC].astype("float64")
+    out[CATEGORICAL] = out[CATEGORICAL].astype("object")
+    return out
