@@ -24,6 +24,8 @@ from airflow.sdk import Asset, CronDataIntervalTimetable, CronTriggerTimetable
 from airflow.serialization.encoders import coerce_to_core_timetable
 from airflow.timetables.base import TimeRestriction
 
+from pipelines.settings import get_settings
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_DIR = REPO_ROOT / "dags"
 
@@ -179,6 +181,9 @@ def test_timetable_gives_one_day_data_intervals(dags: dict) -> None:
         )
         assert first.data_interval.end - first.data_interval.start == timedelta(days=1)
         assert first.data_interval.end == first.run_after
+        assert first.data_interval.start.date() == get_settings().schedule_start, (
+            f"{dag_id}: first scheduled run covers {first.data_interval}, not the schedule start"
+        )
         for run_after in (
             datetime(2013, 1, 2, tzinfo=UTC),
             datetime(2013, 3, 11, tzinfo=UTC),  # the US DST switch: UTC days stay 24 h
