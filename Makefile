@@ -1,5 +1,5 @@
 # Nightshift: `make help` lists the targets. Two commands do all the set-up on a fresh machine:
-#   make demo   # install, generate landing files, run flights_daily through Airflow, print a summary
+#   make demo   # install, run the data path and training through Airflow, print a summary
 #   make test   # install, then the whole test suite (unit, DAG integrity, integration)
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -8,12 +8,18 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The demo: one Airflow run per day for DEMO_START..DEMO_DAILY_END, one coarse run (params
+# start/end) for the rest of January-February, then a training run as of DEMO_END.
 DEMO_START ?= 2013-01-01
-DEMO_END ?= 2013-01-15
+DEMO_DAILY_END ?= 2013-01-15
+DEMO_END ?= 2013-03-01
+# Trains as of DEMO_END on the 59 days of January-February (holdout: the last 14 days).
+DEMO_TRAIN_CONF ?= {"window_days": 59}
+DEMO_LOG := data/demo-airflow.log
 # `airflow standalone` spawns `airflow` by name: the venv's bin must be on PATH.
 AIRFLOW_ENV = export PATH="$(CURDIR)/$(BIN):$$PATH" && eval "$$($(BIN)/nightshift airflow-env)"
 
-.PHONY: help install demo test lint format airflow warehouse clean
+.PHONY: help install demo test lint format airflow mlflow warehouse clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -26,12 +32,21 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 install: $(STAMP) ## Create .venv and install pinned dependencies (skipped when nothing changed)
 
-demo: $(STAMP) ## Run the nightly data path through Airflow for DEMO_START..DEMO_END and summarise
+demo: $(STAMP) ## Data path through Airflow for Jan-Feb 2013, then train and promote; summarise
+	@mkdir -p data && : > $(DEMO_LOG)
 	$(BIN)/nightshift generate-landing --start $(DEMO_START) --end $(DEMO_END)
-	$(BIN)/nightshift run-dag flights_daily --start $(DEMO_START) --end $(DEMO_END) > data/demo-airflow.log 2>&1 \
-		|| { tail -50 data/demo-airflow.log; echo "demo failed: full log in data/demo-airflow.log"; exit 1; }
-	@grep -E '^flights_daily ' data/demo-airflow.log || true
+	$(call demo_step,flights_daily --start $(DEMO_START) --end $(DEMO_DAILY_END))
+	$(call demo_step,flights_daily --coarse --start $(DEMO_DAILY_END) --end $(DEMO_END))
+	$(call demo_step,flight_delay_training --start 2013-02-28 --end $(DEMO_END) --conf '$(DEMO_TRAIN_CONF)')
+	@grep -E '^(flights_daily|flight_delay_training) ' $(DEMO_LOG) || true
 	$(BIN)/nightshift summary --start $(DEMO_START) --end $(DEMO_END)
+	$(BIN)/nightshift models
+
+# One `nightshift run-dag` of the demo, logged to $(DEMO_LOG); on failure, show the log's tail.
+define demo_step
+	$(BIN)/nightshift run-dag $(1) >> $(DEMO_LOG) 2>&1 \
+		|| { tail -50 $(DEMO_LOG); echo "demo failed: full log in $(DEMO_LOG)"; exit 1; }
+endef
 
 test: $(STAMP) ## Run every test (PostgreSQL must be up on 127.0.0.1:5432)
 	$(BIN)/python -m pytest
@@ -46,6 +61,9 @@ format: $(STAMP) ## Apply ruff formatting and safe fixes
 
 airflow: $(STAMP) ## Start Airflow (standalone: UI on http://localhost:8080) on the embedded default
 	$(AIRFLOW_ENV) && airflow standalone
+
+mlflow: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 over the local store (runs, metrics, plots)
+	eval "$$($(BIN)/nightshift mlflow-env)" && $(BIN)/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port 5000
 
 warehouse: $(STAMP) ## Rebuild data/warehouse.duckdb from the lake
 	$(BIN)/nightshift warehouse

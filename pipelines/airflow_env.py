@@ -30,6 +30,8 @@ def embedded_airflow_env(settings: Settings) -> dict[str, str]:
         # The embedded demo only: every UI user is an admin. Production sets users (see README).
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # Task processes use MLflow: no usage telemetry leaves the machine.
+        "MLFLOW_DISABLE_TELEMETRY": "true",
     }
 
 

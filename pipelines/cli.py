@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shlex
 import sys
@@ -44,10 +45,14 @@ def cmd_run_dag(args: argparse.Namespace) -> int:
     from pipelines.airflow_env import apply_embedded_airflow_env
 
     apply_embedded_airflow_env(get_settings())
-    from pipelines.airflow_runner import migrate_metadata_db, run_days
+    from pipelines.airflow_runner import migrate_metadata_db, run_coarse, run_days
 
     migrate_metadata_db()
-    runs = run_days(args.dag_id, _interval(args))
+    conf = json.loads(args.conf) if args.conf else None
+    if args.coarse:
+        runs = [run_coarse(args.dag_id, _interval(args), conf)]
+    else:
+        runs = run_days(args.dag_id, _interval(args), conf)
     failed = [r for r in runs if r.state != "success"]
     for r in runs:
         print(f"{args.dag_id} {r.day}: {r.state} {' '.join(r.failed_tasks)}")
@@ -82,6 +87,30 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
     settings = get_settings()
     summary = build_warehouse(settings.lake_root, settings.sql_root, settings.warehouse_path)
     print(f"{settings.warehouse_path}: {len(summary.tables)} tables, {len(summary.views)} views")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import models.flight_delay as fd
+    from pipelines import registry
+    from pipelines.report import format_rows
+
+    settings = get_settings()
+    client = registry.client(settings.mlflow_tracking_uri)
+    rows = registry.versions_table(client, fd.MODEL_NAME)
+    print(f"\nRegistered model {fd.MODEL_NAME} ({settings.mlflow_tracking_uri})\n")
+    if not rows:
+        print("no versions yet: run the flight_delay_training DAG (see `make demo`)")
+        return 0
+    print(format_rows(registry.VERSIONS_HEADER, rows))
+    print("\nHoldout ROC-AUC of the version, the route-rate baseline and the champion it faced.")
+    print("MLflow UI with every run, metric and plot: make mlflow  (http://127.0.0.1:5000)")
+    return 0
+
+
+def cmd_mlflow_env(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    print(f"export MLFLOW_TRACKING_URI={shlex.quote(settings.mlflow_tracking_uri)}")
     return 0
 
 
@@ -129,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     ).set_defaults(func=cmd_airflow_env)
     run = with_interval(sub.add_parser("run-dag", help="run a DAG through Airflow, day by day"))
     run.add_argument("dag_id")
+    run.add_argument(
+        "--coarse",
+        action="store_true",
+        help="one run for the whole range (params start/end) instead of one run per day",
+    )
+    run.add_argument("--conf", help="params of every run, as JSON: '{\"window_days\": 59}'")
     run.set_defaults(func=cmd_run_dag)
     with_interval(
         sub.add_parser("summary", help="partitions, rows and validation per day")
@@ -136,6 +171,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("warehouse", help="rebuild the analysts' warehouse.duckdb").set_defaults(
         func=cmd_warehouse
     )
+    sub.add_parser(
+        "models", help="registered versions of flight_delay: metrics, alias, promotion decision"
+    ).set_defaults(func=cmd_models)
+    sub.add_parser(
+        "mlflow-env", help="print the MLflow tracking URI from settings as a shell export"
+    ).set_defaults(func=cmd_mlflow_env)
     q = sub.add_parser("query", help="run read-only SQL against the warehouse")
     q.add_argument("sql")
     q.add_argument("-o", "--output", help="write CSV (or .parquet) instead of printing")

@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str = Field(
         default="", description="MLflow tracking URI; empty means a sqlite store under data/."
     )
+    mlflow_artifact_root: Path = Field(
+        default=Path("data/mlartifacts"),
+        description="Artifacts of a local MLflow store (a tracking server keeps its own).",
+    )
 
     source_kind: Literal["files", "postgres"] = "files"
     source_dsn: SecretStr | None = Field(
@@ -65,7 +69,14 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
-        for name in ("lake_root", "landing_root", "warehouse_path", "sql_root", "airflow_home"):
+        for name in (
+            "lake_root",
+            "landing_root",
+            "warehouse_path",
+            "sql_root",
+            "airflow_home",
+            "mlflow_artifact_root",
+        ):
             value: Path = getattr(self, name)
             if not value.is_absolute():
                 object.__setattr__(self, name, (self.home / value).resolve())

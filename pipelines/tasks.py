@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import date, timedelta
 from typing import Any
 
-from pipelines import catalog, features, ingest
+from pipelines import catalog, features, ingest, lake, training
 from pipelines.dates import Interval, as_date
 from pipelines.settings import get_settings
 from pipelines.sources import source_from_settings
@@ -95,3 +96,52 @@ def refresh_warehouse(context: Mapping[str, Any]) -> dict[str, Any]:
         settings.lake_root, settings.sql_root, settings.warehouse_path
     )
     return {"warehouse": str(settings.warehouse_path), **asdict(summary)}
+
+
+def training_as_of(context: Mapping[str, Any]) -> date:
+    """The day training data ends before (exclusive): the ``as_of`` param, else the interval end."""
+    params = context.get("params") or {}
+    value = params.get("as_of") or context.get("data_interval_end")
+    if value is None:
+        raise ValueError(
+            "this run has no data interval: trigger it with a logical date or set param 'as_of' "
+            "(YYYY-MM-DD, the day after the last training day)"
+        )
+    return as_date(value)
+
+
+def features_ready(context: Mapping[str, Any]) -> bool:
+    """Sensor: are the features of the window's last day (``as_of`` - 1) built?"""
+    last = training_as_of(context) - timedelta(days=1)
+    ready = lake.has_partition(get_settings().lake_root, *training.FEATURE_TABLE, last)
+    log.info("features.flight_features dt=%s %s", last, "is built" if ready else "not built yet")
+    return ready
+
+
+def train(context: Mapping[str, Any]) -> dict[str, Any]:
+    settings = get_settings()
+    config = training.TrainingConfig.from_params(context.get("params") or {})
+    result = training.train_challenger(
+        settings.lake_root,
+        settings.mlflow_tracking_uri,
+        settings.mlflow_artifact_root,
+        training_as_of(context),
+        config,
+        str(context["run_id"]),
+    )
+    return result.summary()
+
+
+def evaluate_and_promote(context: Mapping[str, Any], trained: Mapping[str, Any]) -> dict[str, Any]:
+    settings = get_settings()
+    config = training.TrainingConfig.from_params(context.get("params") or {})
+    result = training.evaluate_and_promote(
+        settings.lake_root,
+        settings.mlflow_tracking_uri,
+        str(trained["version"]),
+        Interval.of(*trained["holdout"]),
+        trained["as_of"],
+        config.promotion_margin,
+        str(context["run_id"]),
+    )
+    return result.summary()

@@ -20,6 +20,8 @@ os.environ["NIGHTSHIFT_AIRFLOW_HOME"] = str(SESSION_DIR / "airflow")
 # The tests must not depend on a developer's .env or shell: pin the settings they rely on.
 os.environ["NIGHTSHIFT_SOURCE_KIND"] = "files"
 os.environ.pop("NIGHTSHIFT_SOURCE_DSN", None)
+os.environ.pop("NIGHTSHIFT_MLFLOW_TRACKING_URI", None)
+os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
 from pipelines.airflow_env import embedded_airflow_env  # noqa: E402
 from pipelines.settings import Settings, get_settings  # noqa: E402
@@ -43,3 +45,14 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def sql_root() -> Path:
     return REPO_ROOT / "sql"
+
+
+@pytest.fixture
+def mlflow_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh local MLflow store (sqlite + artifact folder) for one test; returns its URI."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("NIGHTSHIFT_MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("NIGHTSHIFT_MLFLOW_ARTIFACT_ROOT", str(tmp_path / "mlartifacts"))
+    get_settings.cache_clear()
+    yield uri
+    get_settings.cache_clear()

@@ -20,3 +20,5 @@ QUARANTINE = [lake_table("quarantine", t) for t in SOURCE_TABLES]
 VALIDATION_RESULTS = lake_table("quality", "validation_results")
 FLIGHT_FEATURES = lake_table("features", "flight_features")
 WAREHOUSE = Asset(name="warehouse", uri="nightshift://warehouse/catalog")
+# Registered versions of the flight_delay model (the MLflow registry, not a lake table).
+MODEL_REGISTRY = Asset(name="models.flight_delay", uri="nightshift://registry/flight_delay")

@@ -17,8 +17,11 @@ DEFAULT_ARGS = {
 }
 
 
-def schedule_window() -> dict[str, datetime | None]:
-    """``start_date``/``end_date`` from settings, as run times: the run for day D fires at D+1."""
+def schedule_window(lead: timedelta = timedelta(0)) -> dict[str, datetime | None]:
+    """``start_date``/``end_date`` from settings, as run times: the run for day D fires at D+1.
+
+    ``lead`` delays the start: a DAG that needs history (training) begins once there is some.
+    """
     settings = get_settings()
 
     def midnight(day):
@@ -27,6 +30,6 @@ def schedule_window() -> dict[str, datetime | None]:
         return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
 
     return {
-        "start_date": midnight(settings.schedule_start),
+        "start_date": midnight(settings.schedule_start + lead),
         "end_date": midnight(settings.schedule_end),
     }

@@ -29,13 +29,15 @@ from pipelines.settings import get_settings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_DIR = REPO_ROOT / "dags"
 
-EXPECTED_DAG_IDS = {"flights_daily"}
+EXPECTED_DAG_IDS = {"flights_daily", "flight_delay_training"}
 OWNER = "data-platform"
 REQUIRED_TAG = "nightshift"
 # Tasks that deliberately do not retry (deterministic work: the same input fails the same way).
 NO_RETRY_TASKS = {"validate_and_publish"}
-# DAGs whose runs must each cover the day they are scheduled for, from the first day on.
-CATCHUP_DAGS = {"flights_daily"}
+# DAGs whose runs must each cover the period they are scheduled for, from the first one on.
+CATCHUP_DAGS = {"flights_daily", "flight_delay_training"}
+# DAGs that process one day per run (the run at D+1 processes day D).
+DAILY_DAGS = {"flights_daily"}
 HEAVY_MODULES = (
     "pandas",
     "duckdb",
@@ -167,7 +169,8 @@ def test_max_active_runs(dags: dict) -> None:
 
 
 def test_timetable_gives_one_day_data_intervals(dags: dict) -> None:
-    for dag_id, dag in dags.items():
+    for dag_id in DAILY_DAGS:
+        dag = dags[dag_id]
         # A bare cron string gives a zero-length interval in Airflow 3: the timetable must be one
         # that carries a real interval (a CronTriggerTimetable with interval=1 day here).
         assert isinstance(dag.timetable, CronTriggerTimetable | CronDataIntervalTimetable), (
@@ -233,6 +236,67 @@ def test_start_end_params_default_to_none(dags: dict) -> None:
         assert name in params, f"param {name!r} missing: {list(params)}"
         assert params.get_param(name).value is None
         assert params[name] is None
+
+
+# --- flight_delay_training structure ------------------------------------------------------------
+
+
+def test_training_runs_weekly_on_monday_with_a_seven_day_interval(dags: dict) -> None:
+    dag = dags["flight_delay_training"]
+    assert isinstance(dag.timetable, CronTriggerTimetable)
+    timetable = coerce_to_core_timetable(dag.timetable)
+    first = timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
+    )
+    assert first.run_after.weekday() == 0, first.run_after  # Monday 00:00 UTC
+    assert first.data_interval.end == first.run_after
+    assert first.data_interval.end - first.data_interval.start == timedelta(days=7)
+    # Six weeks into the schedule: enough history for the default split to have data.
+    assert first.run_after.date() >= get_settings().schedule_start + timedelta(days=42)
+    # A manual trigger trains as of the moment it is triggered for.
+    manual = timetable.infer_manual_data_interval(run_after=datetime(2013, 3, 1, tzinfo=UTC))
+    assert manual.end == datetime(2013, 3, 1, tzinfo=UTC)
+
+
+def test_training_tasks_and_params(dags: dict) -> None:
+    dag = dags["flight_delay_training"]
+    assert dag.get_task("wait_for_features").downstream_task_ids == {"train"}
+    assert dag.get_task("train").downstream_task_ids == {"evaluate_and_promote"}
+    assert dag.get_task("evaluate_and_promote").downstream_task_ids == set()
+    sensor = dag.get_task("wait_for_features")
+    assert sensor.mode == "reschedule", "a waiting sensor must not hold a worker slot"
+    assert dag.max_active_runs == 1, "promotions compare against the champion: one run at a time"
+    params = dag.params
+    assert {k: params[k] for k in params} == {
+        "window_days": 182,
+        "holdout_days": 14,
+        "promotion_margin": 0.002,
+        "search_budget": 0,
+        "as_of": None,
+    }
+
+
+def test_training_params_are_validated(dags: dict) -> None:
+    from airflow.sdk.definitions.param import ParamsDict
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = dags["flight_delay_training"].params
+    for bad in ({"holdout_days": 0}, {"search_budget": -1}, {"window_days": "many"}):
+        candidate = ParamsDict({k: params.get_param(k) for k in params})
+        with pytest.raises(ParamValidationError):
+            candidate.update(bad)
+    # The defaults are valid as they are.
+    ParamsDict({k: params.get_param(k) for k in params}).validate()
+
+
+def test_training_outlets_and_inlets(dags: dict) -> None:
+    dag = dags["flight_delay_training"]
+    inlets = {a.name for a in dag.get_task("wait_for_features").inlets if isinstance(a, Asset)}
+    assert inlets == {"features.flight_features"}
+    for task_id in ("train", "evaluate_and_promote"):
+        outlets = {a.name for a in dag.get_task(task_id).outlets if isinstance(a, Asset)}
+        assert outlets == {"models.flight_delay"}, task_id
 
 
 # --- Parse-time hygiene --------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""``RunContext.from_airflow``: the interval and run id a task works on, from its context."""
+"""Task entry points: the interval, run id and training date a task works on, from its context."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pendulum
 import pytest
 
+from pipelines import tasks
 from pipelines.dates import Interval
 from pipelines.tasks import RunContext
 
@@ -131,3 +132,33 @@ def test_the_run_id_is_a_string() -> None:
     }
 
     assert RunContext.from_airflow(context).run_id == "12345"
+
+
+# --- Training tasks ----------------------------------------------------------------------------
+
+
+def test_training_as_of_is_the_interval_end_unless_the_param_says_otherwise() -> None:
+    context = {
+        "data_interval_start": datetime(2013, 2, 25, tzinfo=UTC),
+        "data_interval_end": datetime(2013, 3, 4, tzinfo=UTC),
+        "params": {"as_of": None},
+        "run_id": "scheduled__2013-03-04",
+    }
+    assert tasks.training_as_of(context) == date(2013, 3, 4)
+    assert tasks.training_as_of({**context, "params": {"as_of": "2013-02-01"}}) == date(2013, 2, 1)
+
+
+def test_training_as_of_without_interval_or_param_says_what_to_set() -> None:
+    with pytest.raises(ValueError, match="as_of"):
+        tasks.training_as_of({"params": {}, "run_id": "manual__x"})
+
+
+def test_features_ready_waits_for_the_window_last_day(data_dir) -> None:
+    from tests.fixtures.synthetic_features import write_features
+
+    context = {"params": {"as_of": "2013-01-10"}, "run_id": "manual__x"}
+    assert tasks.features_ready(context) is False
+    write_features(data_dir / "lake", Interval.of("2013-01-08", "2013-01-09"), flights=10)
+    assert tasks.features_ready(context) is False  # the 9th is the last day, not the 8th
+    write_features(data_dir / "lake", Interval.of("2013-01-09", "2013-01-10"), flights=10)
+    assert tasks.features_ready(context) is True

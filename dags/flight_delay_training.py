@@ -1,0 +1,110 @@
+"""
+### flight_delay_training — weekly retraining with champion/challenger promotion
+
+Runs every Monday at 00:00 UTC (and on demand: **Trigger** with the Params below). A run trains on
+`features.flight_features` over the trailing `window_days` that end at the run's interval end
+(`as_of`, exclusive; override with the `as_of` Param). The split is by time, never at random: the
+last `holdout_days` are the holdout, the `holdout_days` before them the validation slice of the
+hyperparameter search, the rest the training slice.
+
+- **`wait_for_features`**: waits (reschedule mode, so it holds no worker slot) until
+  `flights_daily` has built the features of the window's last day.
+- **`train`**: fits `models/flight_delay` (reviewed `params.json`, or a seeded randomized search of
+  `search_budget` trials logged as MLflow child runs), logs the run to MLflow (params, the exact
+  partitions used, holdout metrics of the model and of the route-rate baseline, ROC / PR /
+  calibration / feature-importance plots, signature, input example), and registers a new version
+  of `flight_delay` (skops, reviewed trusted types).
+- **`evaluate_and_promote`**: scores the new version and the current `@champion` on the same
+  holdout. The alias moves only when the challenger beats the baseline (ROC-AUC and Brier) and
+  the champion by `promotion_margin` of ROC-AUC. The decision and its numbers are version tags
+  (`promotion.decision`, `promotion.reason`, ...), promoted or not.
+
+#### When it fails
+- **wait_for_features** times out — `flights_daily` has not built the last day (blocked by
+  validation or still running). Fix that run; then clear this one.
+- **train** — `InsufficientTrainingData`: the window has too few feature partitions (the message
+  lists missing days). Backfill `flights_daily` or shorten `window_days`.
+- **evaluate_and_promote** — safe to clear and rerun: it only re-reads the holdout and the
+  registry; a version that is already champion is left as it is.
+
+See every run in MLflow (`make mlflow`, experiment `flight_delay`).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from common.assets import FLIGHT_FEATURES, MODEL_REGISTRY
+from common.defaults import DEFAULT_ARGS, schedule_window
+from common.failures import no_retry_on_permanent_errors
+
+
+@dag(
+    dag_id="flight_delay_training",
+    schedule=CronTriggerTimetable("0 0 * * 1", timezone="UTC", interval=timedelta(days=7)),
+    # The first weeks have too little history to train on.
+    **schedule_window(lead=timedelta(days=42)),
+    catchup=True,
+    # Runs compare against the champion: one at a time, in order.
+    max_active_runs=1,
+    default_args=DEFAULT_ARGS,
+    tags=["nightshift", "training", "flights"],
+    doc_md=__doc__,
+    params={
+        "window_days": Param(
+            182, type="integer", minimum=42, maximum=730, description="Trailing days to use."
+        ),
+        "holdout_days": Param(
+            14, type="integer", minimum=1, maximum=90, description="Last days held out."
+        ),
+        "promotion_margin": Param(
+            0.002,
+            type="number",
+            minimum=0,
+            maximum=0.1,
+            description="ROC-AUC gain over the champion needed to move @champion.",
+        ),
+        "search_budget": Param(
+            0,
+            type="integer",
+            minimum=0,
+            maximum=50,
+            description="Randomized-search trials (0: the reviewed params.json).",
+        ),
+        "as_of": Param(
+            None,
+            type=["null", "string"],
+            format="date",
+            description="Train as of this day (exclusive); default: the run's interval end.",
+        ),
+    },
+)
+def flight_delay_training() -> None:
+    @task.sensor(poke_interval=600, timeout=12 * 3600, mode="reschedule", inlets=[FLIGHT_FEATURES])
+    def wait_for_features(**context) -> bool:
+        from pipelines import tasks
+
+        return tasks.features_ready(context)
+
+    # A fit is deterministic; retries only cover infrastructure (MLflow store, disk).
+    @task(retries=1, outlets=[MODEL_REGISTRY])
+    def train(**context) -> dict:
+        from pipelines import tasks
+
+        with no_retry_on_permanent_errors():
+            return tasks.train(context)
+
+    @task(outlets=[MODEL_REGISTRY])
+    def evaluate_and_promote(trained: dict, **context) -> dict:
+        from pipelines import tasks
+
+        with no_retry_on_permanent_errors():
+            return tasks.evaluate_and_promote(context, trained)
+
+    trained = train()
+    wait_for_features() >> trained
+    evaluate_and_promote(trained)
+
+
+flight_delay_training()
