@@ -27,11 +27,11 @@ NUMERIC = [
     "sched_dep_hour",
     "sched_dep_minute_of_day",
     "weekday",
-    "month",
-    "day_of_year",
     "distance_miles",
     "sched_block_minutes",
     "origin_departures_same_hour",
+    "origin_departures_day",
+    "tail_leg_of_day",
     "carrier_delay_rate_7d",
     "carrier_delay_rate_28d",
     "carrier_mean_dep_delay_7d",
@@ -55,7 +55,15 @@ NUMERIC = [
     "wx_precip_in",
     "wx_pressure_mb",
     "wx_visibility_mi",
+    "wx_precip_4h_in",
+    "wx_day_precip_in",
+    "wx_day_precip_hours",
+    "wx_day_min_visibility_mi",
+    "wx_day_max_wind_speed_mph",
 ]
+# Not features, on purpose: `month` and `day_of_year`. A model trained on January-September sees
+# no October values and extrapolates September's; seasonality reaches the model through the
+# trailing delay rates instead (measured: +0.01 holdout ROC-AUC without them).
 FEATURES = CATEGORICAL + NUMERIC
 
 # The naive baseline a model must beat: the route's smoothed trailing delay rate.

@@ -5,8 +5,8 @@
 -- (staging.stg_flight_schedule) or outcomes of days strictly before it (staging.stg_flight_outcomes
 -- with flight_date < $feature_date). Two documented exceptions:
 --   * label_* columns: the outcome of the flight itself (what the model learns to predict);
---   * wx_* columns: the observed weather at the scheduled hour, a stand-in for the forecast an
---     airline would have the evening before. Observed weather is better than any forecast, so
+--   * wx_* columns: the observed weather at the scheduled hour (and the hours before it, and the
+--     day's totals), a stand-in for the forecast an airline would have the evening before. Observed weather is better than any forecast, so
 --     offline metrics are optimistic on weather-driven days.
 -- Delay rates are smoothed toward the trailing 28-day rate of all flights, with the weight of
 -- 20 flights (the `prior` CTE), so a route seen twice does not get a rate of 0% or 100%.
@@ -33,8 +33,28 @@ history as (
 ),
 
 weather as (
-    select * from staging.stg_weather
+    select
+        *,
+        -- Precipitation of the scheduled hour and the three before it (any day boundary).
+        sum(precip_in) over (
+            partition by origin order by observed_hour_utc
+            range between interval 3 hours preceding and current row
+        ) as precip_4h_in
+    from staging.stg_weather
     where observed_date between cast($feature_date as date) - 1 and cast($feature_date as date) + 1
+),
+
+-- The day's weather at each origin: the stand-in for the daily forecast known the evening before.
+weather_day as (
+    select
+        origin,
+        sum(precip_in) as precip_in,
+        count(*) filter (where precip_in > 0) as precip_hours,
+        min(visibility_mi) as min_visibility_mi,
+        max(wind_speed_mph) as max_wind_speed_mph
+    from weather
+    where observed_date = $feature_date
+    group by origin
 ),
 
 planes as (
@@ -120,6 +140,12 @@ final as (
         ((s.sched_arr_time // 100 * 60 + s.sched_arr_time % 100)
             - s.sched_dep_minute_of_day + 1440) % 1440 as sched_block_minutes,
         count(*) over (partition by s.origin, s.sched_dep_hour) as origin_departures_same_hour,
+        count(*) over (partition by s.origin) as origin_departures_day,
+        -- The aircraft's n-th scheduled departure from NYC that day (delays accumulate by leg).
+        case when s.tailnum is not null then row_number() over (
+            partition by s.tailnum
+            order by s.sched_dep_minute_of_day, s.carrier, s.flight_number
+        ) end as tail_leg_of_day,
 
         -- Trailing delay rates (days before the flight's day only), smoothed toward the prior
         (coalesce(c.delayed_7d, 0) + p.rate * p.weight) / (coalesce(c.n_7d, 0) + p.weight)
@@ -157,6 +183,11 @@ final as (
         w.precip_in as wx_precip_in,
         w.pressure_mb as wx_pressure_mb,
         w.visibility_mi as wx_visibility_mi,
+        w.precip_4h_in as wx_precip_4h_in,
+        wd.precip_in as wx_day_precip_in,
+        wd.precip_hours as wx_day_precip_hours,
+        wd.min_visibility_mi as wx_day_min_visibility_mi,
+        wd.max_wind_speed_mph as wx_day_max_wind_speed_mph,
 
         -- Label: the outcome of this very flight (null until known, or when cancelled/diverted)
         oc.arr_delay_minutes as label_arr_delay_minutes,
@@ -173,6 +204,7 @@ final as (
         on f.carrier = s.carrier and f.flight_number = s.flight_number
     left join planes as pl on pl.tailnum = s.tailnum
     left join weather as w on w.origin = s.origin and w.observed_hour_utc = s.sched_dep_hour_utc
+    left join weather_day as wd on wd.origin = s.origin
     left join outcomes as oc
         on oc.carrier = s.carrier
         and oc.flight_number = s.flight_number
