@@ -70,13 +70,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
     print(
         format_rows(("table", "partitions", "rows"), partitions_table(settings.lake_root, interval))
     )
-    print("\nValidation per day\n")
-    print(
-        format_rows(
-            ("day", "checks", "critical failed", "warnings", "rows quarantined"),
-            validation_by_day(settings.lake_root, interval),
-        )
-    )
+    days = validation_by_day(settings.lake_root, interval)
+    notable = [d for d in days if any(d[2:])]
+    print(f"\nValidation: {len(days)} days checked; days with a finding:\n")
+    if notable:
+        header = ("day", "checks", "critical failed", "warnings", "rows quarantined")
+        print(format_rows(header, notable))
+    clean = len(days) - len(notable)
+    print(f"\n{clean} other days: every check passed, nothing quarantined")
     print(NEXT_STEPS.format(warehouse=settings.warehouse_path))
     return 0
 
