@@ -63,7 +63,8 @@ airflow: $(STAMP) ## Start Airflow (standalone: UI on http://localhost:8080) on 
 	$(AIRFLOW_ENV) && airflow standalone
 
 mlflow: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 over the local store (runs, metrics, plots)
-	eval "$$($(BIN)/nightshift mlflow-env)" && $(BIN)/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" --host 127.0.0.1 --port 5000
+	eval "$$($(BIN)/nightshift mlflow-env)" && $(BIN)/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" \
+		--default-artifact-root "$$NIGHTSHIFT_MLFLOW_ARTIFACT_URI" --host 127.0.0.1 --port 5000
 
 warehouse: $(STAMP) ## Rebuild data/warehouse.duckdb from the lake
 	$(BIN)/nightshift warehouse

@@ -16,6 +16,7 @@ import argparse
 import json
 import resource
 import time
+import uuid
 from pathlib import Path
 
 from pipelines import training
@@ -44,7 +45,8 @@ def main() -> None:
         bench / "mlartifacts",
         AS_OF,
         config,
-        "benchmark__model_quality",
+        # A fresh id each time: a rerun measures a new fit instead of reusing the registered one.
+        f"benchmark__model_quality__{uuid.uuid4().hex[:8]}",
     )
     seconds = time.perf_counter() - started
     keys = ("roc_auc", "pr_auc", "brier", "log_loss", "rows", "positive_rate")

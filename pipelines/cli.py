@@ -104,7 +104,10 @@ def cmd_models(args: argparse.Namespace) -> int:
         print("no versions yet: run the flight_delay_training DAG (see `make demo`)")
         return 0
     print(format_rows(registry.VERSIONS_HEADER, rows))
-    print("\nHoldout ROC-AUC of the version, the route-rate baseline and the champion it faced.")
+    print(
+        "\nOn the version's holdout: ROC-AUC of the version, of the route-rate baseline and of the"
+        "\nchampion it faced; Brier score of the version and of the baseline (lower is better)."
+    )
     print("MLflow UI with every run, metric and plot: make mlflow  (http://127.0.0.1:5000)")
     return 0
 
@@ -112,6 +115,10 @@ def cmd_models(args: argparse.Namespace) -> int:
 def cmd_mlflow_env(args: argparse.Namespace) -> int:
     settings = get_settings()
     print(f"export MLFLOW_TRACKING_URI={shlex.quote(settings.mlflow_tracking_uri)}")
+    artifacts = settings.mlflow_artifact_root.resolve().as_uri()
+    print(f"export NIGHTSHIFT_MLFLOW_ARTIFACT_URI={shlex.quote(artifacts)}")
+    # The MLflow UI (like the pipelines) sends no usage telemetry.
+    print("export MLFLOW_DISABLE_TELEMETRY=true")
     return 0
 
 

@@ -77,16 +77,19 @@ def validate_and_publish(
     run_id: str,
     bounds: RowCountBounds | None = None,
     tables: tuple[str, ...] = SOURCE_TABLES,
+    results_table: str = "validation_results",
 ) -> ValidationSummary:
     """Validate each day of ``interval``; publish the days that pass, block the ones that fail.
 
     Every day is validated even when an earlier one fails, so one run reports all bad days.
-    Raises ``DataValidationError`` naming each blocked day, table, check and count.
+    Raises ``DataValidationError`` naming each blocked day, table, check and count. Each group of
+    tables validated together (a day's actuals, or the next-day feeds) has its own
+    ``quality.<results_table>``, so one never replaces the other's evidence.
     """
     bounds = bounds or RowCountBounds()
     summary = ValidationSummary()
     for day in interval.days():
-        summary.days.append(_validate_day(lake_root, day, run_id, bounds, tables))
+        summary.days.append(_validate_day(lake_root, day, run_id, bounds, tables, results_table))
     failed = summary.failed_days
     if failed:
         raise DataValidationError(_failure_message(failed))
@@ -94,7 +97,12 @@ def validate_and_publish(
 
 
 def _validate_day(
-    lake_root: Path, day: date, run_id: str, bounds: RowCountBounds, tables: tuple[str, ...]
+    lake_root: Path,
+    day: date,
+    run_id: str,
+    bounds: RowCountBounds,
+    tables: tuple[str, ...],
+    results_table: str,
 ) -> DayValidation:
     # Imported here: Great Expectations costs seconds to import, and only this stage needs it.
     from pipelines.validation.runner import validate_table
@@ -115,7 +123,7 @@ def _validate_day(
     # Results last: a "passed" record exists only once every raw table of the day is replaced.
     # (Each table swaps atomically; a task killed between tables leaves the day mixed until rerun.)
     results = pa.concat_tables([o.results_table() for o in outcomes])
-    lake.write_partition(lake_root, "quality", "validation_results", day, results, run_id)
+    lake.write_partition(lake_root, "quality", results_table, day, results, run_id)
     day_result = DayValidation(
         day=day.isoformat(),
         passed=passed,

@@ -5,6 +5,8 @@ margin, no champion yet, baseline not beaten) is a unit test and the decision ca
 the numbers that made it.
 
 The rule:
+0. A challenger trained as of an earlier day than the champion is never promoted: the champion may
+   have trained on the challenger's holdout, and "champion from" dates must only move forward.
 1. The challenger must beat the naive baseline on the holdout: higher ROC-AUC **and** lower Brier
    score. A model that ranks well but is worse calibrated than a trailing average is not shipped.
 2. With no champion, that is enough: the first model that beats the baseline becomes champion.
@@ -57,6 +59,8 @@ def decide_promotion(
     baseline: Metrics,
     champion: Metrics | None,
     margin: float,
+    challenger_as_of: str | None = None,
+    champion_as_of: str | None = None,
 ) -> Decision:
     """Promote ``challenger`` over ``champion`` (None: none yet)? See the module docstring."""
     if not 0 <= margin < 1:
@@ -73,6 +77,13 @@ def decide_promotion(
         )
 
     c, b = challenger, baseline
+    older = champion is not None and challenger_as_of and champion_as_of
+    if older and challenger_as_of < champion_as_of:
+        return decision(
+            False,
+            f"trained as of {challenger_as_of}, before the champion's {champion_as_of}: an "
+            "older model never replaces a newer one (the champion may have seen this holdout)",
+        )
     if c.roc_auc <= b.roc_auc:
         return decision(
             False,

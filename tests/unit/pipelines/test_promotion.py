@@ -106,3 +106,12 @@ def test_tags_record_the_decision_and_its_numbers() -> None:
         "promotion.champion_roc_auc": "0.700000",
         "promotion.margin": "0.005",
     }
+
+
+def test_a_challenger_trained_on_older_data_never_replaces_the_champion() -> None:
+    d = decide_promotion(m(0.80), BASELINE, m(0.70), MARGIN, "2013-03-01", "2013-04-01")
+    assert not d.promote
+    assert "before the champion's 2013-04-01" in d.reason
+    # Same or later data: the metrics decide.
+    assert decide_promotion(m(0.80), BASELINE, m(0.70), MARGIN, "2013-04-01", "2013-04-01").promote
+    assert decide_promotion(m(0.80), BASELINE, m(0.70), MARGIN, "2013-04-08", "2013-04-01").promote

@@ -9,6 +9,7 @@ import pytest
 
 from pipelines.sources.schemas import (
     DAILY_TABLES,
+    NEXT_DAY_TABLES,
     REFERENCE_TABLES,
     SCHEMAS,
     SOURCE_TABLES,
@@ -121,6 +122,16 @@ def test_an_empty_table_has_the_canonical_schema_and_conforms_to_itself() -> Non
         assert conform(table, blank).equals(blank)
 
 
-def test_every_source_table_is_either_daily_or_reference() -> None:
-    assert set(DAILY_TABLES) | set(REFERENCE_TABLES) == set(SCHEMAS) == set(SOURCE_TABLES)
+def test_every_source_table_is_daily_reference_or_next_day() -> None:
+    assert set(DAILY_TABLES) | set(REFERENCE_TABLES) == set(SOURCE_TABLES)
+    assert set(SOURCE_TABLES) | set(NEXT_DAY_TABLES) == set(SCHEMAS)
     assert not set(DAILY_TABLES) & set(REFERENCE_TABLES)
+    assert not set(SOURCE_TABLES) & set(NEXT_DAY_TABLES)
+
+
+def test_the_schedule_feed_carries_no_outcome() -> None:
+    outcomes = {"dep_time", "dep_delay", "arr_time", "arr_delay", "air_time"}
+    assert not outcomes & set(SCHEMAS["schedule"].names)
+    for name in SCHEMAS["schedule"].names:
+        assert SCHEMAS["schedule"].field(name) == SCHEMAS["flights"].field(name)
+    assert SCHEMAS["weather_forecast"] == SCHEMAS["weather"]

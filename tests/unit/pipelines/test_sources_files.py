@@ -46,7 +46,15 @@ def test_generate_landing_writes_a_file_per_daily_table_per_day(
 ) -> None:
     root, written = generated
 
-    assert written == {"flights": 3, "weather": 3, "planes": 1, "airports": 1, "airlines": 1}
+    assert written == {
+        "flights": 3,
+        "weather": 3,
+        "schedule": 3,
+        "weather_forecast": 3,
+        "planes": 1,
+        "airports": 1,
+        "airlines": 1,
+    }
     for table in DAILY_TABLES:
         assert sorted(p.name for p in (root / table).iterdir()) == [
             "2013-01-01.csv",
@@ -55,6 +63,28 @@ def test_generate_landing_writes_a_file_per_daily_table_per_day(
         ]
     # End exclusive: nothing for 2013-01-04.
     assert not landing_file(root, "flights", date(2013, 1, 4)).exists()
+    # The next-day feeds are published the evening before: each day of the range publishes the
+    # schedule and forecast of the day after, so they run one day later.
+    for table in ("schedule", "weather_forecast"):
+        assert sorted(p.name for p in (root / table).iterdir()) == [
+            "2013-01-02.csv",
+            "2013-01-03.csv",
+            "2013-01-04.csv",
+        ]
+
+
+def test_the_schedule_feed_is_the_days_flights_without_outcomes(
+    generated: tuple[Path, dict[str, int]],
+) -> None:
+    root, _ = generated
+    source = FilesSource(root)
+    schedule = source.extract("schedule", date(2013, 1, 3))
+    flights = source.extract("flights", date(2013, 1, 3))
+    assert schedule.num_rows == flights.num_rows
+    assert schedule.column_names == list(SCHEMAS["schedule"].names)
+    assert schedule.equals(flights.select(SCHEMAS["schedule"].names))
+    forecast = source.extract("weather_forecast", date(2013, 1, 3))
+    assert forecast.equals(source.extract("weather", date(2013, 1, 3)))
 
 
 def test_reference_tables_get_one_snapshot_dated_the_interval_start(

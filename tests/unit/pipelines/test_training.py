@@ -25,6 +25,7 @@ CONFIG = TrainingConfig(window_days=42, holdout_days=7, promotion_margin=0.002)
 WINDOW = Interval(AS_OF - timedelta(days=42), AS_OF)
 # Fewer trees than params.json: these tests check the plumbing, not the model.
 QUICK = {"max_iter": 60}
+WEAK = {"max_iter": 3, "max_leaf_nodes": 3, "learning_rate": 0.3}
 
 
 @pytest.fixture
@@ -166,6 +167,10 @@ def test_train_register_promote_then_a_tie_keeps_the_champion(
         "plots/feature_importance.png",
         "plots/feature_importance.json",
     }
+    profile = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/reference/feature_profile.json")
+    assert set(profile) == set(fd.FEATURES)
+    assert profile["route_delay_rate_28d"]["kind"] == "numeric"
+    assert sum(profile["route_delay_rate_28d"]["shares"]) == pytest.approx(1.0)
     partitions = mlflow.artifacts.load_dict(f"{run.info.artifact_uri}/data/partitions.json")
     assert len(partitions["partitions"]) == 42
     assert partitions["partitions"][0] == {
@@ -217,7 +222,7 @@ def test_a_better_challenger_moves_the_alias_and_a_worse_one_does_not(
         lake_root,
         mlflow_store,
         artifacts,
-        params={"max_iter": 3, "max_leaf_nodes": 3, "learning_rate": 0.3},
+        params=WEAK,
     )
     assert _promote(lake_root, mlflow_store, weak).decision == "promoted"
 
@@ -234,7 +239,7 @@ def test_a_better_challenger_moves_the_alias_and_a_worse_one_does_not(
         lake_root,
         mlflow_store,
         artifacts,
-        params={"max_iter": 3, "max_leaf_nodes": 3, "learning_rate": 0.3},
+        params=WEAK,
         run="r3",
     )
     result = _promote(lake_root, mlflow_store, worse, run="r3")
@@ -245,14 +250,91 @@ def test_a_better_challenger_moves_the_alias_and_a_worse_one_does_not(
     assert run.data.metrics["champion_roc_auc"] == pytest.approx(strong.metrics["roc_auc"])
 
 
-def test_promoting_the_champion_again_is_a_no_op(
+def test_promoting_the_champion_again_changes_nothing(
     lake_root: Path, tmp_path: Path, mlflow_store: str
 ) -> None:
+    client = registry.client(mlflow_store)
     first = _train(lake_root, mlflow_store, tmp_path / "art")
     assert _promote(lake_root, mlflow_store, first).decision == "promoted"
+    tags = client.get_model_version(fd.MODEL_NAME, first.version).tags
     again = _promote(lake_root, mlflow_store, first)
-    assert again.decision == "promoted"
-    assert again.champion_before == again.champion_after == first.version
+    assert again.decision == "promoted" and again.champion_after == first.version
+    assert client.get_model_version(fd.MODEL_NAME, first.version).tags == tags
+
+
+def test_a_rerun_completes_a_hand_over_interrupted_after_the_alias_moved(
+    lake_root: Path, tmp_path: Path, mlflow_store: str
+) -> None:
+    client = registry.client(mlflow_store)
+    weak = _train(lake_root, mlflow_store, tmp_path / "art", params=WEAK)
+    _promote(lake_root, mlflow_store, weak)
+    strong = _train(lake_root, mlflow_store, tmp_path / "art", run="r2")
+    # The crash: the champion was recorded and the alias moved, nothing else was written.
+    client.set_model_version_tag(fd.MODEL_NAME, strong.version, "promotion.champion_version", "1")
+    client.set_registered_model_alias(fd.MODEL_NAME, registry.CHAMPION, strong.version)
+
+    result = _promote(lake_root, mlflow_store, strong, run="r2")
+    assert result.decision == "promoted" and result.champion_before == weak.version
+    new = client.get_model_version(fd.MODEL_NAME, strong.version).tags
+    old = client.get_model_version(fd.MODEL_NAME, weak.version).tags
+    assert new["promotion.decision"] == "promoted"
+    assert new[registry.TAG_CHAMPION_FROM] == str(AS_OF)
+    assert old[registry.TAG_SUPERSEDED_BY] == strong.version
+
+
+def test_a_model_trained_as_of_an_earlier_day_never_replaces_the_champion(
+    lake_root: Path, tmp_path: Path, mlflow_store: str
+) -> None:
+    client = registry.client(mlflow_store)
+    newer = _train(lake_root, mlflow_store, tmp_path / "art", params=WEAK)
+    _promote(lake_root, mlflow_store, newer)
+    config = TrainingConfig(window_days=35, holdout_days=7)
+    older = training.train_challenger(
+        lake_root, mlflow_store, tmp_path / "art", AS_OF - timedelta(days=7), config, "old", QUICK
+    )
+    result = training.evaluate_and_promote(
+        lake_root, mlflow_store, older.version, Interval.of(*older.holdout), older.as_of, 0.0, "old"
+    )
+    assert result.decision == "rejected" and "before the champion's" in result.reason
+    assert str(registry.get_champion(client, fd.MODEL_NAME).version) == newer.version
+
+
+def test_a_champion_fitted_on_other_features_is_still_scored_on_its_own_columns(
+    lake_root: Path, tmp_path: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = registry.client(mlflow_store)
+    # The champion was fitted when the model also used month and day_of_year.
+    monkeypatch.setattr(fd, "NUMERIC", [*fd.NUMERIC, "month", "day_of_year"])
+    monkeypatch.setattr(fd, "FEATURES", fd.CATEGORICAL + fd.NUMERIC)
+    old = _train(lake_root, mlflow_store, tmp_path / "art", params=WEAK)
+    _promote(lake_root, mlflow_store, old)
+    monkeypatch.undo()
+    new = _train(lake_root, mlflow_store, tmp_path / "art", run="r2")
+    result = _promote(lake_root, mlflow_store, new, run="r2")
+    assert result.champion is not None and result.champion["rows"] > 0
+    assert result.decision == "promoted", result.reason
+    assert str(registry.get_champion(client, fd.MODEL_NAME).version) == new.version
+
+
+def test_a_retried_train_reuses_the_version_it_registered(
+    lake_root: Path, tmp_path: Path, mlflow_store: str
+) -> None:
+    first = _train(lake_root, mlflow_store, tmp_path / "art", run="retried")
+    again = _train(lake_root, mlflow_store, tmp_path / "art", run="retried")
+    assert again == first
+    client = registry.client(mlflow_store)
+    assert len(client.search_model_versions(f"name = '{fd.MODEL_NAME}'")) == 1
+
+
+def test_nothing_is_written_to_the_working_directory(
+    lake_root: Path, tmp_path: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    result = _train(lake_root, mlflow_store, tmp_path / "art")
+    _promote(lake_root, mlflow_store, result)
+    assert list(cwd.iterdir()) == []
 
 
 def test_search_logs_one_child_run_per_trial_and_uses_the_best(

@@ -1,0 +1,237 @@
+"""Monitoring: how good were the predictions for a day, and do its inputs still look like training?
+
+Once day D's actuals are published (the run for D), two questions get a partition each:
+
+* ``monitoring.model_performance_daily`` (one row) and ``monitoring.calibration_by_band_daily``
+  (one row per risk band): the predictions made for D the evening before, joined with D's
+  outcomes. ROC-AUC, PR-AUC, Brier score, log loss, predicted against actual delay rate.
+* ``monitoring.feature_drift_daily`` (one row per feature): the population stability index (PSI)
+  of D's features against the reference profile logged with the model's training run.
+
+Thresholds come from settings; :func:`alerts` turns crossings into messages. Pure functions of
+frames plus thin lake/MLflow readers, so every number has a unit test with a known answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+import models.flight_delay as fd
+from pipelines import lake
+from pipelines.evaluation import EvaluationError, binary_metrics
+
+log = logging.getLogger(__name__)
+
+PERFORMANCE = ("monitoring", "model_performance_daily")
+CALIBRATION = ("monitoring", "calibration_by_band_daily")
+DRIFT = ("monitoring", "feature_drift_daily")
+PROFILE_ARTIFACT = "reference/feature_profile.json"
+QUANTILES = [i / 10 for i in range(1, 10)]
+TOP_CATEGORIES = 30
+MISSING, OTHER = "__missing__", "__other__"
+EPSILON = 1e-4  # share given to an empty bin, so PSI stays finite
+
+
+# --- Reference profile and PSI ------------------------------------------------------------------
+
+
+def feature_profile(frame: pd.DataFrame) -> dict[str, Any]:
+    """Bins and shares of every model feature in ``frame`` (the training slice).
+
+    Numeric: decile edges of the non-missing values (deduplicated), the share per bin and the
+    missing share. Categorical: the share of the most frequent categories, the rest, and missing.
+    """
+    profile: dict[str, Any] = {}
+    for name in fd.NUMERIC:
+        values = frame[name].astype("float64")
+        present = values.dropna()
+        edges = sorted(set(np.quantile(present, QUANTILES).round(9))) if len(present) else []
+        profile[name] = {
+            "kind": "numeric",
+            "edges": [float(e) for e in edges],
+            "shares": _numeric_shares(values, edges),
+        }
+    for name in fd.CATEGORICAL:
+        counts = frame[name].astype("object").where(frame[name].notna(), MISSING).value_counts()
+        top = [c for c in counts.index if c != MISSING][:TOP_CATEGORIES]
+        profile[name] = {
+            "kind": "categorical",
+            "categories": [str(c) for c in top],
+            "shares": _categorical_shares(frame[name], top),
+        }
+    return profile
+
+
+def _numeric_shares(values: pd.Series, edges: list[float]) -> list[float]:
+    """Shares of bins (-inf, e1], (e1, e2], ..., (ek, inf), then missing."""
+    values = values.astype("float64")
+    n = len(values)
+    if n == 0:
+        return [0.0] * (len(edges) + 2)
+    present = values.dropna().to_numpy()
+    index = np.searchsorted(np.asarray(edges, dtype="float64"), present, side="left")
+    counts = np.bincount(index, minlength=len(edges) + 1).tolist()
+    return [c / n for c in counts] + [(n - len(present)) / n]
+
+
+def _categorical_shares(values: pd.Series, categories: list[str]) -> list[float]:
+    """Shares of each category, then all others, then missing."""
+    n = len(values)
+    if n == 0:
+        return [0.0] * (len(categories) + 2)
+    as_text = values.astype("object")
+    missing = int(as_text.isna().sum())
+    counts = as_text.dropna().astype(str).value_counts()
+    known = [int(counts.get(c, 0)) for c in categories]
+    other = n - missing - sum(known)
+    return [k / n for k in known] + [other / n, missing / n]
+
+
+def psi(expected: list[float], actual: list[float]) -> float:
+    """Population stability index: sum over bins of (a - e) * ln(a / e)."""
+    if len(expected) != len(actual):
+        raise ValueError(f"{len(expected)} reference bins against {len(actual)} current bins")
+    total = 0.0
+    for e, a in zip(expected, actual, strict=True):
+        e, a = max(e, EPSILON), max(a, EPSILON)
+        total += (a - e) * math.log(a / e)
+    return total
+
+
+def drift_rows(profile: dict[str, Any], frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """PSI of every profiled feature of ``frame`` against ``profile``, largest first."""
+    rows = []
+    for name, ref in profile.items():
+        if name not in frame.columns:
+            continue
+        if ref["kind"] == "numeric":
+            current = _numeric_shares(frame[name], ref["edges"])
+        else:
+            current = _categorical_shares(frame[name], ref["categories"])
+        rows.append(
+            {
+                "feature": name,
+                "psi": round(psi(ref["shares"], current), 6),
+                "reference_missing_share": round(ref["shares"][-1], 6),
+                "current_missing_share": round(current[-1], 6),
+            }
+        )
+    return sorted(rows, key=lambda r: -r["psi"])
+
+
+# --- Realized performance ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Performance:
+    row: dict[str, Any]
+    bands: list[dict[str, Any]]
+
+
+def realized_performance(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> Performance:
+    """Predictions for a day joined with its outcomes (``label_is_delayed``) on the flight key.
+
+    Flights without an outcome (cancelled, diverted) count as scored but not labelled. ROC-AUC and
+    PR-AUC are null when every labelled flight had the same outcome.
+    """
+    key = fd.KEY
+    joined = predictions.merge(outcomes[[*key, fd.LABEL]], on=key, how="left")
+    labelled = joined[joined[fd.LABEL].notna()]
+    y = labelled[fd.LABEL].astype("int8").to_numpy()
+    p = labelled["probability"].astype("float64").to_numpy()
+    versions = sorted(set(predictions["model_version"].astype(str)))
+    row: dict[str, Any] = {
+        "model_name": fd.MODEL_NAME,
+        "model_version": ",".join(versions),
+        "flights_scored": len(predictions),
+        "flights_labelled": len(labelled),
+        "roc_auc": None,
+        "pr_auc": None,
+        "brier": None,
+        "log_loss": None,
+        "predicted_delay_rate": float(p.mean()) if len(p) else None,
+        "actual_delay_rate": float(y.mean()) if len(y) else None,
+    }
+    if len(y):
+        try:
+            m = binary_metrics(y, p)
+            row.update(roc_auc=m.roc_auc, pr_auc=m.pr_auc, brier=m.brier, log_loss=m.log_loss)
+        except EvaluationError as exc:  # one outcome class only: ranking metrics are undefined
+            log.warning("realized ROC-AUC undefined: %s", exc)
+            row["brier"] = float(np.mean((p - y) ** 2))
+    bands = []
+    for _, band in fd.RISK_BANDS:
+        part = labelled[labelled["risk_band"] == band]
+        bands.append(
+            {
+                "risk_band": band,
+                "flights_labelled": len(part),
+                "mean_probability": float(part["probability"].mean()) if len(part) else None,
+                "actual_delay_rate": float(part[fd.LABEL].astype("int8").mean())
+                if len(part)
+                else None,
+            }
+        )
+    return Performance(row, bands)
+
+
+# --- Thresholds ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    min_roc_auc: float = 0.60
+    max_brier: float = 0.20
+    max_psi: float = 0.25
+    min_labelled_flights: int = 200
+
+
+def alerts(
+    day: date,
+    performance: dict[str, Any] | None,
+    drift: list[dict[str, Any]],
+    thresholds: Thresholds,
+) -> list[str]:
+    """A message per crossed threshold (empty: all well)."""
+    found = []
+    if performance and performance["flights_labelled"] >= thresholds.min_labelled_flights:
+        auc, brier = performance["roc_auc"], performance["brier"]
+        if auc is not None and auc < thresholds.min_roc_auc:
+            n, version = performance["flights_labelled"], performance["model_version"]
+            found.append(
+                f"{day}: realized ROC-AUC {auc:.3f} below {thresholds.min_roc_auc} "
+                f"({n} flights, model v{version})"
+            )
+        if brier is not None and brier > thresholds.max_brier:
+            found.append(f"{day}: realized Brier score {brier:.3f} above {thresholds.max_brier}")
+    for r in drift:
+        if r["psi"] > thresholds.max_psi:
+            found.append(
+                f"{day}: feature {r['feature']} drifted, PSI {r['psi']:.3f} > {thresholds.max_psi}"
+            )
+    return found
+
+
+# --- Lake readers and writers -------------------------------------------------------------------
+
+
+def read_table(lake_root: Path, layer: str, table: str, day: date) -> pd.DataFrame | None:
+    if not lake.has_partition(lake_root, layer, table, day):
+        return None
+    return lake.read_partition(lake_root, layer, table, day).to_pandas()
+
+
+def write_rows(
+    lake_root: Path, where: tuple[str, str], day: date, rows: list[dict], run_id: str
+) -> int:
+    table = pa.Table.from_pylist(rows) if rows else pa.table({})
+    return lake.write_partition(lake_root, *where, day, table, run_id).rows
