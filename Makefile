@@ -8,12 +8,18 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The demo: one Airflow run per day for DEMO_START..DEMO_DAILY_END, one coarse run (params
-# start/end) for the rest of January-February, then a training run as of DEMO_END.
+# The demo, through Airflow: flights_daily one run per day for DEMO_START..DEMO_DAILY_END, then
+# one coarse run (params start/end) to DEMO_END; training as of DEMO_TRAIN_AS_OF on the 59 days of
+# January-February (holdout: the last 14); scoring of the days from DEMO_TRAIN_AS_OF through
+# DEMO_END (one coarse run, then the last day as a nightly run would), monitored day by day.
 DEMO_START ?= 2013-01-01
-DEMO_DAILY_END ?= 2013-01-15
-DEMO_END ?= 2013-03-01
-# Trains as of DEMO_END on the 59 days of January-February (holdout: the last 14 days).
+DEMO_DAILY_END ?= 2013-01-08
+DEMO_END ?= 2013-03-15
+DEMO_TRAIN_AS_OF ?= 2013-03-01
+# The runs are named by the day they process: the run of DEMO_TRAIN_DAY trains as of the day
+# after it and scores that day; the run of DEMO_LAST_DAY scores DEMO_END.
+DEMO_TRAIN_DAY ?= 2013-02-28
+DEMO_LAST_DAY ?= 2013-03-14
 DEMO_TRAIN_CONF ?= {"window_days": 59}
 DEMO_LOG := data/demo-airflow.log
 # `airflow standalone` spawns `airflow` by name: the venv's bin must be on PATH.
@@ -32,15 +38,18 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 
 install: $(STAMP) ## Create .venv and install pinned dependencies (skipped when nothing changed)
 
-demo: $(STAMP) ## Data path through Airflow for Jan-Feb 2013, then train and promote; summarise
+demo: $(STAMP) ## Data path, training, scoring and monitoring through Airflow on Jan-Mar 2013
 	@mkdir -p data && : > $(DEMO_LOG)
 	$(BIN)/nightshift generate-landing --start $(DEMO_START) --end $(DEMO_END)
 	$(call demo_step,flights_daily --start $(DEMO_START) --end $(DEMO_DAILY_END))
 	$(call demo_step,flights_daily --coarse --start $(DEMO_DAILY_END) --end $(DEMO_END))
-	$(call demo_step,flight_delay_training --start 2013-02-28 --end $(DEMO_END) --conf '$(DEMO_TRAIN_CONF)')
-	@grep -E '^(flights_daily|flight_delay_training) ' $(DEMO_LOG) || true
+	$(call demo_step,flight_delay_training --start $(DEMO_TRAIN_DAY) --end $(DEMO_TRAIN_AS_OF) --conf '$(DEMO_TRAIN_CONF)')
+	$(call demo_step,flight_delay_scoring --coarse --start $(DEMO_TRAIN_DAY) --end $(DEMO_LAST_DAY))
+	$(call demo_step,flight_delay_scoring --start $(DEMO_LAST_DAY) --end $(DEMO_END))
+	@grep -E '^(flights_daily|flight_delay_training|flight_delay_scoring) ' $(DEMO_LOG) || true
 	$(BIN)/nightshift summary --start $(DEMO_START) --end $(DEMO_END)
 	$(BIN)/nightshift models
+	$(BIN)/nightshift scores --day $(DEMO_END) --start $(DEMO_TRAIN_AS_OF)
 
 # One `nightshift run-dag` of the demo, logged to $(DEMO_LOG); on failure, show the log's tail.
 define demo_step

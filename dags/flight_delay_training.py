@@ -1,9 +1,11 @@
 """
 ### flight_delay_training — weekly retraining with champion/challenger promotion
 
-Runs every Monday at 00:00 UTC (and on demand: **Trigger** with the Params below). A run trains on
-`features.flight_features` over the trailing `window_days` that end at the run's interval end
-(`as_of`, exclusive; override with the `as_of` Param). The split is by time, never at random: the
+Runs every Monday at 00:00 UTC, whenever `flight_delay_scoring` raises the model alert (asset
+`models.flight_delay_alert`: a monitoring threshold was crossed), and on demand (**Trigger** with
+the Params below). A run trains on `features.flight_features` over the trailing `window_days`
+that end at `as_of` (exclusive): the `as_of` Param if set, else the alert's `as_of`, else the
+run's interval end. The split is by time, never at random: the
 last `holdout_days` are the holdout, the `holdout_days` before them the validation slice of the
 hyperparameter search, the rest the training slice.
 
@@ -34,15 +36,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronTriggerTimetable, Param, dag, task
-from common.assets import FLIGHT_FEATURES, MODEL_REGISTRY
+from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from common.assets import FLIGHT_FEATURES, MODEL_ALERT, MODEL_REGISTRY
 from common.defaults import DEFAULT_ARGS, schedule_window
 from common.failures import no_retry_on_permanent_errors
 
 
 @dag(
     dag_id="flight_delay_training",
-    schedule=CronTriggerTimetable("0 0 * * 1", timezone="UTC", interval=timedelta(days=7)),
+    # Weekly, and whenever monitoring raises the model alert (the event carries its as_of).
+    schedule=AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable("0 0 * * 1", timezone="UTC", interval=timedelta(days=7)),
+        assets=[MODEL_ALERT],
+    ),
     # The first weeks have too little history to train on.
     **schedule_window(lead=timedelta(days=42)),
     catchup=True,

@@ -22,7 +22,8 @@ log = logging.getLogger(__name__)
 
 # Layers the warehouse exposes to analysts (``incoming`` is the unvalidated hand-over area).
 PUBLISHED_LAYERS = tuple(layer for layer in lake.LAYERS if layer != "incoming")
-VIEW_LAYERS = ("staging",)
+# SQL view layers, in dependency order (marts read staging and the lake tables).
+VIEW_LAYERS = ("staging", "marts")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ def define_lake_views(
     lake_root: Path,
     sql_root: Path | None,
     layers: tuple[str, ...] = PUBLISHED_LAYERS,
+    view_layers: tuple[str, ...] = VIEW_LAYERS,
 ) -> CatalogSummary:
     """Create ``layer.table`` views for every lake table with data, then the SQL view layers."""
     tables = []
@@ -67,7 +69,7 @@ def define_lake_views(
             )
             tables.append(f"{layer}.{table}")
     views = []
-    for layer in VIEW_LAYERS if sql_root is not None else ():
+    for layer in view_layers if sql_root is not None else ():
         con.execute("CREATE SCHEMA IF NOT EXISTS " + _quote_identifier(layer))
         for model in layer_models(sql_root, layer):
             body = load_sql(sql_root, layer, model)
@@ -89,9 +91,12 @@ def define_lake_views(
 
 
 def lake_connection(lake_root: Path, sql_root: Path | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the lake's views (and the SQL view layers, given ``sql_root``)."""
+    """An in-memory DuckDB with the lake's views (and the staging views, given ``sql_root``).
+
+    Pipelines read staging; the marts are for analysts and live in the warehouse only.
+    """
     con = duckdb.connect(":memory:")
-    define_lake_views(con, lake_root, sql_root, layers=lake.LAYERS)
+    define_lake_views(con, lake_root, sql_root, layers=lake.LAYERS, view_layers=("staging",))
     return con
 
 

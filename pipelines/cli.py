@@ -8,8 +8,9 @@ import logging
 import shlex
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 
-from pipelines.dates import Interval
+from pipelines.dates import Interval, as_date
 from pipelines.settings import get_settings
 
 NEXT_STEPS = """
@@ -112,6 +113,56 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+_RISKIEST_SQL = """
+select scheduled_departure, carrier, flight_number, origin, dest,
+       round(probability, 3) as probability, risk_band, model_version
+from scores.flight_delay_predictions where flight_date = $day
+order by probability desc, scheduled_departure limit 10
+"""
+_PERFORMANCE_SQL = """
+select dt, model_version, flights_labelled as flights, round(roc_auc, 3) as roc_auc,
+       round(brier, 4) as brier, round(predicted_delay_rate, 3) as predicted,
+       round(actual_delay_rate, 3) as actual, round(max_feature_psi, 3) as max_psi
+from marts.model_performance where dt >= $start and dt < $day order by dt
+"""
+
+
+def cmd_scores(args: argparse.Namespace) -> int:
+    """The riskiest flights of a scored day and the realized performance before it."""
+    from pipelines.report import format_rows, query
+
+    settings = get_settings()
+    day, start = as_date(args.day), as_date(args.start)
+    for title, sql, params in (
+        (f"Ten riskiest flights scheduled on {day}", _RISKIEST_SQL, {"day": day}),
+        (
+            f"Realized performance of the predictions, {start} to {day - timedelta(days=1)}",
+            _PERFORMANCE_SQL,
+            {"day": day, "start": start},
+        ),
+    ):
+        result = query(settings.warehouse_path, sql, params)
+        print(f"\n{title}\n")
+        print(
+            format_rows(tuple(result.column_names), [tuple(r.values()) for r in result.to_pylist()])
+        )
+    report = settings.reports_root / "monitoring" / "latest.html"
+    print(f"\nMonitoring report (charts): {report}")
+    return 0
+
+
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    from pipelines.dictionary import load, render_markdown
+    from pipelines.settings import REPO_ROOT
+
+    page = render_markdown(load(get_settings().sql_root))
+    target = REPO_ROOT / "docs" / "data_dictionary.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
 def cmd_mlflow_env(args: argparse.Namespace) -> int:
     settings = get_settings()
     print(f"export MLFLOW_TRACKING_URI={shlex.quote(settings.mlflow_tracking_uri)}")
@@ -129,7 +180,13 @@ def cmd_query(args: argparse.Namespace) -> int:
     if not settings.warehouse_path.exists():
         print(f"no warehouse at {settings.warehouse_path}: run `make demo` first", file=sys.stderr)
         return 2
-    result = query(settings.warehouse_path, args.sql)
+    import duckdb
+
+    try:
+        result = query(settings.warehouse_path, args.sql)
+    except duckdb.Error as exc:  # bad SQL, or a write refused by the read-only connection
+        print(f"query failed: {exc}", file=sys.stderr)
+        return 1
     if args.output:
         if args.output.endswith(".parquet"):
             import pyarrow.parquet as pq
@@ -182,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "models", help="registered versions of flight_delay: metrics, alias, promotion decision"
     ).set_defaults(func=cmd_models)
+    sc = sub.add_parser("scores", help="riskiest flights of a day, realized performance before it")
+    sc.add_argument("--day", required=True, help="the scored day, YYYY-MM-DD")
+    sc.add_argument("--start", required=True, help="first monitored day, YYYY-MM-DD")
+    sc.set_defaults(func=cmd_scores)
+    sub.add_parser(
+        "dictionary", help="render sql/dictionary.yml to docs/data_dictionary.md"
+    ).set_defaults(func=cmd_dictionary)
     sub.add_parser(
         "mlflow-env", help="print the MLflow tracking URI from settings as a shell export"
     ).set_defaults(func=cmd_mlflow_env)

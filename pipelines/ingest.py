@@ -23,6 +23,10 @@ from pipelines.validation import RowCountBounds
 
 log = logging.getLogger(__name__)
 
+# Each group of tables validated together keeps its own evidence table in the quality layer.
+RESULTS = "validation_results"
+NEXT_DAY_RESULTS = "next_day_validation_results"
+
 
 class DataValidationError(RuntimeError):
     """A critical check failed: the named days were not published."""
@@ -77,7 +81,7 @@ def validate_and_publish(
     run_id: str,
     bounds: RowCountBounds | None = None,
     tables: tuple[str, ...] = SOURCE_TABLES,
-    results_table: str = "validation_results",
+    results_table: str = RESULTS,
 ) -> ValidationSummary:
     """Validate each day of ``interval``; publish the days that pass, block the ones that fail.
 

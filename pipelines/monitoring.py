@@ -6,7 +6,10 @@ Once day D's actuals are published (the run for D), two questions get a partitio
   (one row per risk band): the predictions made for D the evening before, joined with D's
   outcomes. ROC-AUC, PR-AUC, Brier score, log loss, predicted against actual delay rate.
 * ``monitoring.feature_drift_daily`` (one row per feature): the population stability index (PSI)
-  of D's features against the reference profile logged with the model's training run.
+  of the features of the trailing ``DRIFT_WINDOW_DAYS`` days ending on D against the reference
+  profile logged with the model's training run. A window, not the day alone: many features are
+  day-level context (weekday, yesterday's delay rate at the origin, the weather), constant across a
+  day's flights, so one day is a single point against a distribution and its PSI means nothing.
 
 Thresholds come from settings; :func:`alerts` turns crossings into messages. Pure functions of
 frames plus thin lake/MLflow readers, so every number has a unit test with a known answer.
@@ -17,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +42,7 @@ QUANTILES = [i / 10 for i in range(1, 10)]
 TOP_CATEGORIES = 30
 MISSING, OTHER = "__missing__", "__other__"
 EPSILON = 1e-4  # share given to an empty bin, so PSI stays finite
+DRIFT_WINDOW_DAYS = 28  # as long as the longest trailing feature window
 
 
 # --- Reference profile and PSI ------------------------------------------------------------------
@@ -230,8 +234,118 @@ def read_table(lake_root: Path, layer: str, table: str, day: date) -> pd.DataFra
     return lake.read_partition(lake_root, layer, table, day).to_pandas()
 
 
+SCHEMAS = {
+    PERFORMANCE: pa.schema(
+        [
+            ("model_name", pa.string()),
+            ("model_version", pa.string()),
+            ("flights_scored", pa.int64()),
+            ("flights_labelled", pa.int64()),
+            ("roc_auc", pa.float64()),
+            ("pr_auc", pa.float64()),
+            ("brier", pa.float64()),
+            ("log_loss", pa.float64()),
+            ("predicted_delay_rate", pa.float64()),
+            ("actual_delay_rate", pa.float64()),
+        ]
+    ),
+    CALIBRATION: pa.schema(
+        [
+            ("model_version", pa.string()),
+            ("risk_band", pa.string()),
+            ("flights_labelled", pa.int64()),
+            ("mean_probability", pa.float64()),
+            ("actual_delay_rate", pa.float64()),
+        ]
+    ),
+    DRIFT: pa.schema(
+        [
+            ("model_version", pa.string()),
+            ("feature", pa.string()),
+            ("psi", pa.float64()),
+            ("reference_missing_share", pa.float64()),
+            ("current_missing_share", pa.float64()),
+            ("drifted", pa.bool_()),
+        ]
+    ),
+}
+
+
 def write_rows(
     lake_root: Path, where: tuple[str, str], day: date, rows: list[dict], run_id: str
 ) -> int:
-    table = pa.Table.from_pylist(rows) if rows else pa.table({})
+    """Replace the day's partition of a monitoring table with ``rows`` (typed, even when empty)."""
+    table = pa.Table.from_pylist(rows, schema=SCHEMAS[where])
     return lake.write_partition(lake_root, *where, day, table, run_id).rows
+
+
+# --- The monitoring stage -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MonitorSummary:
+    day: str
+    performance: dict[str, Any] | None
+    drift_top: list[dict[str, Any]]
+    alerts: list[str]
+    model_version: str | None
+
+
+def _reference_profile(tracking_uri: str, version: str) -> dict[str, Any] | None:
+    import mlflow.artifacts
+
+    from pipelines import registry
+
+    client = registry.client(tracking_uri)
+    run_id = client.get_model_version(fd.MODEL_NAME, version).run_id
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{PROFILE_ARTIFACT}")
+    except Exception as exc:  # an older version logged without a profile: no drift, say why
+        log.warning("model v%s has no %s (%s): drift not computed", version, PROFILE_ARTIFACT, exc)
+        return None
+
+
+def monitor_day(
+    lake_root: Path, tracking_uri: str, day: date, run_id: str, thresholds: Thresholds
+) -> MonitorSummary:
+    """Realized performance of the predictions for ``day`` and drift of its features.
+
+    Needs ``features.flight_features`` of ``day`` (its outcomes). Days that were never scored get
+    empty partitions (monitored, nothing to measure) and a log line saying so.
+    """
+    from pipelines import registry
+    from pipelines.features import MissingUpstreamPartition
+
+    outcomes = read_table(lake_root, "features", "flight_features", day)
+    window = [
+        read_table(lake_root, "features", "flight_features", day - timedelta(days=back))
+        for back in range(DRIFT_WINDOW_DAYS)
+    ]
+    recent = pd.concat([w for w in window if w is not None], ignore_index=True)
+    if outcomes is None:
+        raise MissingUpstreamPartition(
+            f"features.flight_features has no partition for {day}: monitoring needs the day's "
+            "outcomes (flights_daily builds them)"
+        )
+    predictions = read_table(lake_root, "scores", "flight_delay_predictions", day)
+    performance, bands, version = None, [], None
+    if predictions is None or predictions.empty:
+        log.warning("no predictions were made for %s: nothing to measure", day)
+    else:
+        measured = realized_performance(predictions, outcomes)
+        performance, version = measured.row, measured.row["model_version"].split(",")[-1]
+        bands = [{"model_version": performance["model_version"], **b} for b in measured.bands]
+    if version is None:
+        champion = registry.get_champion(registry.client(tracking_uri), fd.MODEL_NAME)
+        version = None if champion is None else str(champion.version)
+    profile = None if version is None else _reference_profile(tracking_uri, version)
+    drift = [] if profile is None else drift_rows(profile, recent)
+    for r in drift:
+        r.update(model_version=version, drifted=r["psi"] > thresholds.max_psi)
+    found = alerts(day, performance, drift, thresholds)
+    write_rows(lake_root, PERFORMANCE, day, [performance] if performance else [], run_id)
+    write_rows(lake_root, CALIBRATION, day, bands, run_id)
+    write_rows(lake_root, DRIFT, day, drift, run_id)
+    for message in found:
+        log.warning("MONITORING ALERT %s", message)
+    return MonitorSummary(day.isoformat(), performance, drift[:5], found, version)

@@ -72,14 +72,14 @@ def format_rows(header: tuple[str, ...], rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def query(warehouse_path: Path, sql: str) -> pa.Table:
+def query(warehouse_path: Path, sql: str, params: dict[str, object] | None = None) -> pa.Table:
     """Run ``sql`` read-only against the warehouse (never blocks or is blocked by a run).
 
     The connection is closed before returning: DuckDB shares one open database per file within a
     process, so a lingering connection would keep serving the catalog it opened, not a rebuilt one.
     """
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
-        return con.sql(sql).to_arrow_table()
+        return con.sql(sql, params=params).to_arrow_table()
 
 
 def _bind(glob: str, interval: Interval) -> dict[str, object]:

@@ -44,10 +44,26 @@ class Settings(BaseSettings):
         description="Artifacts of a local MLflow store (a tracking server keeps its own).",
     )
 
+    reports_root: Path = Field(
+        default=Path("data/reports"), description="Static reports (monitoring HTML) for on-call."
+    )
+
     source_kind: Literal["files", "postgres"] = "files"
     source_dsn: SecretStr | None = Field(
         default=None, description="postgresql://user:pass@host:port/db of the OLTP source."
     )
+
+    # Where the application reads predictions: unset, predictions stay in the lake only.
+    publish_dsn: SecretStr | None = Field(
+        default=None, description="postgresql://... of the application database (upsert target)."
+    )
+    publish_schema: str = Field(default="app", pattern=r"^[a-z_][a-z0-9_]*$")
+
+    # Monitoring thresholds: crossing one logs a warning and emits the model-alert asset event.
+    monitor_min_roc_auc: float = 0.60
+    monitor_max_brier: float = 0.20
+    monitor_max_psi: float = 0.25
+    monitor_min_labelled_flights: int = 200
 
     # The DAGs' schedule window. The default covers the sample data (2013); in production leave the
     # end empty so the nightly run goes on.
@@ -67,6 +83,11 @@ class Settings(BaseSettings):
     def _empty_means_open_ended(cls, value: object) -> object:
         return None if value == "" else value
 
+    @field_validator("publish_dsn", "source_dsn", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _resolve_paths(self) -> Settings:
         for name in (
@@ -76,6 +97,7 @@ class Settings(BaseSettings):
             "sql_root",
             "airflow_home",
             "mlflow_artifact_root",
+            "reports_root",
         ):
             value: Path = getattr(self, name)
             if not value.is_absolute():

@@ -22,3 +22,13 @@ FLIGHT_FEATURES = lake_table("features", "flight_features")
 WAREHOUSE = Asset(name="warehouse", uri="nightshift://warehouse/catalog")
 # Registered versions of the flight_delay model (the MLflow registry, not a lake table).
 MODEL_REGISTRY = Asset(name="models.flight_delay", uri="nightshift://registry/flight_delay")
+NEXT_DAY_RAW = [lake_table("raw", t) for t in ("schedule", "weather_forecast")]
+PREDICTIONS = lake_table("scores", "flight_delay_predictions")
+MONITORING = [
+    lake_table("monitoring", t)
+    for t in ("model_performance_daily", "calibration_by_band_daily", "feature_drift_daily")
+]
+# Emitted only when a monitoring threshold is crossed; flight_delay_training is scheduled on it.
+MODEL_ALERT = Asset(
+    name="models.flight_delay_alert", uri="nightshift://registry/flight_delay/alert"
+)

@@ -20,7 +20,12 @@ from pathlib import Path
 
 import pytest
 from airflow.dag_processing.dagbag import BundleDagBag
-from airflow.sdk import Asset, CronDataIntervalTimetable, CronTriggerTimetable
+from airflow.sdk import (
+    Asset,
+    AssetOrTimeSchedule,
+    CronDataIntervalTimetable,
+    CronTriggerTimetable,
+)
 from airflow.serialization.encoders import coerce_to_core_timetable
 from airflow.timetables.base import TimeRestriction
 
@@ -29,15 +34,16 @@ from pipelines.settings import get_settings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DAGS_DIR = REPO_ROOT / "dags"
 
-EXPECTED_DAG_IDS = {"flights_daily", "flight_delay_training"}
+EXPECTED_DAG_IDS = {"flights_daily", "flight_delay_training", "flight_delay_scoring"}
 OWNER = "data-platform"
 REQUIRED_TAG = "nightshift"
 # Tasks that deliberately do not retry (deterministic work: the same input fails the same way).
-NO_RETRY_TASKS = {"validate_and_publish"}
+NO_RETRY_TASKS = {"validate_and_publish", "validate_next_day", "fail_run_if_a_task_failed"}
 # DAGs whose runs must each cover the period they are scheduled for, from the first one on.
-CATCHUP_DAGS = {"flights_daily", "flight_delay_training"}
-# DAGs that process one day per run (the run at D+1 processes day D).
-DAILY_DAGS = {"flights_daily"}
+CATCHUP_DAGS = {"flights_daily", "flight_delay_training", "flight_delay_scoring"}
+# DAGs that process one day per run (the run at D+1 processes day D), and how many days after
+# the schedule start their first run is (they need what earlier DAGs produce).
+DAILY_DAGS = {"flights_daily": 0, "flight_delay_scoring": 49}
 HEAVY_MODULES = (
     "pandas",
     "duckdb",
@@ -169,7 +175,7 @@ def test_max_active_runs(dags: dict) -> None:
 
 
 def test_timetable_gives_one_day_data_intervals(dags: dict) -> None:
-    for dag_id in DAILY_DAGS:
+    for dag_id, lead_days in DAILY_DAGS.items():
         dag = dags[dag_id]
         # A bare cron string gives a zero-length interval in Airflow 3: the timetable must be one
         # that carries a real interval (a CronTriggerTimetable with interval=1 day here).
@@ -184,7 +190,8 @@ def test_timetable_gives_one_day_data_intervals(dags: dict) -> None:
         )
         assert first.data_interval.end - first.data_interval.start == timedelta(days=1)
         assert first.data_interval.end == first.run_after
-        assert first.data_interval.start.date() == get_settings().schedule_start, (
+        start = get_settings().schedule_start + timedelta(days=lead_days)
+        assert first.data_interval.start.date() == start, (
             f"{dag_id}: first scheduled run covers {first.data_interval}, not the schedule start"
         )
         for run_after in (
@@ -243,8 +250,11 @@ def test_start_end_params_default_to_none(dags: dict) -> None:
 
 def test_training_runs_weekly_on_monday_with_a_seven_day_interval(dags: dict) -> None:
     dag = dags["flight_delay_training"]
-    assert isinstance(dag.timetable, CronTriggerTimetable)
-    timetable = coerce_to_core_timetable(dag.timetable)
+    # Weekly, or when monitoring raises the model alert.
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    assert isinstance(dag.timetable.timetable, CronTriggerTimetable)
+    assert {a.name for a in dag.timetable.asset_condition.objects} == {"models.flight_delay_alert"}
+    timetable = coerce_to_core_timetable(dag.timetable.timetable)
     first = timetable.next_dagrun_info(
         last_automated_data_interval=None,
         restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
@@ -297,6 +307,47 @@ def test_training_outlets_and_inlets(dags: dict) -> None:
     for task_id in ("train", "evaluate_and_promote"):
         outlets = {a.name for a in dag.get_task(task_id).outlets if isinstance(a, Asset)}
         assert outlets == {"models.flight_delay"}, task_id
+
+
+# --- flight_delay_scoring structure -------------------------------------------------------------
+
+
+def test_scoring_task_graph(dags: dict) -> None:
+    dag = dags["flight_delay_scoring"]
+    down = {t.task_id: t.downstream_task_ids for t in dag.tasks}
+    watcher = "fail_run_if_a_task_failed"
+    assert down == {
+        "extract_next_day": {"validate_next_day", watcher},
+        "validate_next_day": {"score_next_day", watcher},
+        "wait_for_features": {"score_next_day", watcher},
+        "score_next_day": {"publish_predictions", "monitor", watcher},
+        "publish_predictions": {"refresh_warehouse", watcher},
+        "monitor": {"raise_alert", "refresh_warehouse", watcher},
+        "raise_alert": {watcher},
+        "refresh_warehouse": {watcher},
+        watcher: set(),
+    }
+    assert dag.get_task(watcher).trigger_rule == "one_failed"
+    # Monitoring and the catalog refresh run even when scoring failed (no champion yet).
+    assert dag.get_task("monitor").trigger_rule == "all_done"
+    assert dag.get_task("refresh_warehouse").trigger_rule == "all_done"
+    assert dag.get_task("wait_for_features").mode == "reschedule"
+
+
+def test_scoring_params(dags: dict) -> None:
+    params = dags["flight_delay_scoring"].params
+    assert {k: params[k] for k in params} == {
+        "start": None,
+        "end": None,
+        "model_version_policy": "current_champion",
+    }
+
+
+def test_the_alert_asset_links_scoring_to_training(dags: dict) -> None:
+    emitted = {a.name for a in dags["flight_delay_scoring"].get_task("raise_alert").outlets}
+    assert emitted == {"models.flight_delay_alert"}
+    predictions = {a.name for a in dags["flight_delay_scoring"].get_task("score_next_day").outlets}
+    assert predictions == {"scores.flight_delay_predictions"}
 
 
 # --- Parse-time hygiene --------------------------------------------------------------------------

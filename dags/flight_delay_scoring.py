@@ -1,0 +1,173 @@
+"""
+### flight_delay_scoring — score tomorrow's flights, publish them, monitor yesterday's predictions
+
+Runs at midnight UTC beside `flights_daily`, with the same interval: the run at D+1 00:00 covers
+day **D**. It scores the flights of **D+1** with the model that is `@champion` in MLflow, and
+measures how the predictions made for **D** did now that D's outcomes are in.
+
+- **`extract_next_day` → `validate_next_day`**: the next-day feeds of D+1 (the published
+  schedule, planned flights only, and the weather forecast) from the configured source into
+  `raw.schedule` / `raw.weather_forecast`, checked by Great Expectations (evidence in
+  `quality.next_day_validation_results` and `quarantine.*`).
+- **`wait_for_features`**: waits (reschedule mode) for `flights_daily` to build day D's features.
+- **`score_next_day`**: features of D+1 from what was known on the evening of D (same SQL as
+  training), scored by the champion → `scores.flight_delay_predictions` dt=D+1, every row stamped
+  with model name, version, MLflow run id and pipeline run id. Param `model_version_policy`:
+  `current_champion` (default) or `champion_on_date` (the version that was champion on the
+  scored day, from the registry's `champion_from`/`champion_until` tags: for faithful backfills).
+- **`publish_predictions`**: when `NIGHTSHIFT_PUBLISH_DSN` is set, upserts the day into the
+  application's PostgreSQL table in one transaction (otherwise a no-op that says so).
+- **`monitor`**: realized ROC-AUC, Brier, calibration by band and predicted vs actual delay rate
+  of the predictions for D (`monitoring.model_performance_daily`,
+  `monitoring.calibration_by_band_daily`), PSI drift of D's features against the model's
+  training profile (`monitoring.feature_drift_daily`), and the HTML report
+  `data/reports/monitoring/latest.html` (the path is in the task log).
+- **`raise_alert`**: skipped when every threshold holds; otherwise it succeeds, logs each
+  crossing as a warning and emits the `models.flight_delay_alert` asset event, which schedules
+  `flight_delay_training`.
+- **`refresh_warehouse`**: the analysts' catalog, whatever happened above.
+
+#### When it fails
+- **score_next_day** — `NoChampionError`: no model is `@champion` yet. Trigger
+  `flight_delay_training` (or run `make demo`), check `nightshift models`, then clear this task.
+  `ScoringInputMissing`: a feed of D+1 or the actuals of D are not published; see the upstream
+  task. It fails without retry: the same state fails the same way.
+- **validate_next_day** — the published schedule or forecast broke a critical check: the log names
+  table, date, check and counts. Tomorrow's flights are not scored until the feed is fixed and the
+  task cleared; `flights_daily` is not affected.
+- **publish_predictions** — the application database is unreachable: it retries; the lake
+  partition is already written, so nothing is lost.
+- **monitor** — needs day D's features; it runs even when scoring failed (`all_done`).
+
+#### Rerun and backfill
+Every task replaces its own partitions (and the published day, in one transaction). Backfill from
+the UI or `airflow backfill create --dag-id flight_delay_scoring --from-date ... --to-date ...`;
+with params `{"start": ..., "end": ...}` one run covers a range. Backfilled days are scored by
+today's champion unless `model_version_policy` is `champion_on_date`.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from common.assets import (
+    FLIGHT_FEATURES,
+    MODEL_ALERT,
+    MODEL_REGISTRY,
+    MONITORING,
+    NEXT_DAY_RAW,
+    PREDICTIONS,
+    WAREHOUSE,
+)
+from common.defaults import DEFAULT_ARGS, schedule_window
+from common.failures import no_retry_on_permanent_errors
+
+DATE_PARAM = {"type": ["null", "string"], "format": "date"}
+
+
+@dag(
+    dag_id="flight_delay_scoring",
+    schedule=CronTriggerTimetable("0 0 * * *", timezone="UTC", interval=timedelta(days=1)),
+    # Starts a week after the first weekly training run could have promoted a champion.
+    **schedule_window(lead=timedelta(days=49)),
+    catchup=True,
+    max_active_runs=2,
+    default_args=DEFAULT_ARGS,
+    tags=["nightshift", "scoring", "monitoring", "flights"],
+    doc_md=__doc__,
+    params={
+        "start": Param(
+            None, description="First day (YYYY-MM-DD); default: interval start.", **DATE_PARAM
+        ),
+        "end": Param(
+            None, description="Day after the last (exclusive); default: interval end.", **DATE_PARAM
+        ),
+        "model_version_policy": Param(
+            "current_champion",
+            enum=["current_champion", "champion_on_date"],
+            description="Score with today's champion, or the one that was champion on the day.",
+        ),
+    },
+)
+def flight_delay_scoring() -> None:
+    @task(retries=3, retry_delay=timedelta(minutes=10))
+    def extract_next_day(**context) -> dict:
+        from pipelines import tasks
+
+        return tasks.extract_next_day(context)
+
+    @task(retries=0, outlets=NEXT_DAY_RAW)
+    def validate_next_day(**context) -> dict:
+        from pipelines import tasks
+
+        return tasks.validate_next_day(context)
+
+    @task.sensor(poke_interval=300, timeout=6 * 3600, mode="reschedule", inlets=[FLIGHT_FEATURES])
+    def wait_for_features(**context) -> bool:
+        from pipelines import tasks
+
+        return tasks.day_features_ready(context)
+
+    @task(inlets=[MODEL_REGISTRY], outlets=[PREDICTIONS])
+    def score_next_day(**context) -> dict:
+        from pipelines import tasks
+
+        with no_retry_on_permanent_errors():
+            return tasks.score_next_day(context)
+
+    @task(retries=3, retry_delay=timedelta(minutes=5))
+    def publish_predictions(**context) -> dict:
+        from pipelines import tasks
+
+        return tasks.publish_predictions(context)
+
+    @task(trigger_rule="all_done", outlets=MONITORING)
+    def monitor(**context) -> dict:
+        from pipelines import tasks
+
+        with no_retry_on_permanent_errors():
+            return tasks.monitor(context)
+
+    @task(outlets=[MODEL_ALERT])
+    def raise_alert(monitored: dict, **context) -> dict:
+        from pipelines import tasks
+
+        alert = tasks.model_alert(context, monitored)
+        if alert is None:
+            raise AirflowSkipException("no monitoring threshold crossed")
+        context["outlet_events"][MODEL_ALERT].extra = alert
+        return alert
+
+    @task(trigger_rule="all_done", outlets=[WAREHOUSE])
+    def refresh_warehouse(**context) -> dict:
+        from pipelines import tasks
+
+        return tasks.refresh_warehouse(context)
+
+    # monitor and refresh_warehouse run even after a failure (all_done), so as leaves they would
+    # make the run look successful: this watcher fails the run whenever any task failed.
+    @task(trigger_rule="one_failed", retries=0)
+    def fail_run_if_a_task_failed() -> None:
+        raise AirflowFailException("a task of this run failed: see the red task's log")
+
+    extracted = extract_next_day()
+    validated = validate_next_day()
+    waited = wait_for_features()
+    scored = score_next_day()
+    extracted >> validated >> scored
+    waited >> scored
+    published = publish_predictions()
+    scored >> published
+    monitored = monitor()
+    scored >> monitored
+    alerted = raise_alert(monitored)
+    refreshed = refresh_warehouse()
+    [published, monitored] >> refreshed
+    [extracted, validated, waited, scored, published, monitored, alerted, refreshed] >> (
+        fail_run_if_a_task_failed()
+    )
+
+
+flight_delay_scoring()

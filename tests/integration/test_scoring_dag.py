@@ -1,0 +1,139 @@
+"""flight_delay_scoring end to end through Airflow (``dag.test()``): next-day feeds, scoring with
+the champion, publishing to PostgreSQL, monitoring, the alert asset event, the warehouse.
+
+A real lake of 2013-02-25..27 (stage functions, no Airflow) and a champion trained on synthetic
+features; the run of day 2013-02-27 scores 2013-02-28 and monitors 2013-02-27.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import psycopg
+import pytest
+
+import models.flight_delay as fd
+from pipelines import lake, scoring
+from pipelines.airflow_runner import migrate_metadata_db, run_days
+from pipelines.dates import Interval
+from pipelines.settings import get_settings
+from pipelines.sources.postgres import ensure_database
+from tests.fixtures import real_lake
+from tests.fixtures.synthetic_features import promote_synthetic_champion
+
+pytestmark = pytest.mark.integration
+
+DAG_ID = "flight_delay_scoring"
+SQL_ROOT = Path(__file__).resolve().parents[2] / "sql"
+ACTUALS = Interval.of("2013-02-25", "2013-02-28")
+RUN_DAY = Interval.day("2013-02-27")
+SCORED = date(2013, 2, 28)
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+APP_DB = "nightshift_test_app"
+APP_DSN = f"postgresql://postgres@127.0.0.1:5432/{APP_DB}"
+SCHEMA = "dag_test"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("real")
+    real_lake.build(root / "lake", root / "landing", SQL_ROOT, ACTUALS)
+    migrate_metadata_db()
+    return root
+
+
+@pytest.fixture
+def env(built: Path, data_dir: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch):
+    shutil.copytree(built / "lake", data_dir / "lake")
+    shutil.copytree(built / "landing", data_dir / "landing")
+    ensure_database(ADMIN_DSN, APP_DB)
+    with psycopg.connect(APP_DSN, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+    monkeypatch.setenv("NIGHTSHIFT_PUBLISH_DSN", APP_DSN)
+    monkeypatch.setenv("NIGHTSHIFT_PUBLISH_SCHEMA", SCHEMA)
+    monkeypatch.setenv("NIGHTSHIFT_REPORTS_ROOT", str(data_dir / "reports"))
+    get_settings.cache_clear()
+    return get_settings()
+
+
+def _states(run_id: str) -> dict[str, tuple[str, int]]:
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.settings import Session
+    from sqlalchemy import select
+
+    with Session() as session:
+        tis = session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == DAG_ID, TaskInstance.run_id == run_id)
+        ).all()
+        return {ti.task_id: (str(ti.state), ti.try_number) for ti in tis}
+
+
+def _alert_events() -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.settings import Session
+    from sqlalchemy import select
+
+    with Session() as session:
+        events = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.name == "models.flight_delay_alert")
+        ).all()
+        return [dict(e.extra or {}) for e in events]
+
+
+def test_a_nightly_run_scores_publishes_and_monitors(env, tmp_path) -> None:
+    promote_synthetic_champion(tmp_path, env.mlflow_tracking_uri)
+    alerts_before = len(_alert_events())
+    [run] = run_days(DAG_ID, RUN_DAY)
+    states = _states(run.run_id)
+    assert run.state == "success", states
+    assert {t: s for t, (s, _) in states.items()} == {
+        "extract_next_day": "success",
+        "validate_next_day": "success",
+        "wait_for_features": "success",
+        "score_next_day": "success",
+        "publish_predictions": "success",
+        "monitor": "success",
+        "raise_alert": "success",  # real February against a synthetic training profile: drift
+        "refresh_warehouse": "success",
+        "fail_run_if_a_task_failed": "skipped",
+    }
+    predictions = lake.read_partition(env.lake_root, *scoring.PREDICTIONS, SCORED)
+    assert predictions.num_rows > 0
+    assert set(predictions.column(lake.RUN_ID_COLUMN).to_pylist()) == {run.run_id}
+    assert set(predictions.column("model_version").to_pylist()) == {"1"}
+    with psycopg.connect(APP_DSN) as conn:
+        published = conn.execute(
+            f"SELECT count(*), count(DISTINCT pipeline_run_id), min(pipeline_run_id) "
+            f"FROM {SCHEMA}.flight_delay_predictions WHERE flight_date = %s",
+            (SCORED,),
+        ).fetchone()
+    assert published == (predictions.num_rows, 1, run.run_id)
+    events = _alert_events()[alerts_before:]
+    assert len(events) == 1 and events[0]["as_of"] == str(SCORED)
+    assert any("drifted" in a for a in events[0]["alerts"])
+    report = env.reports_root / "monitoring" / "latest.html"
+    assert report.exists() and "flight_delay monitoring, 2013-02-27" in report.read_text()
+    with duckdb.connect(str(env.warehouse_path), read_only=True) as con:
+        top = con.execute(
+            "select flight_date, count(*) from marts.route_risk_daily group by all"
+        ).fetchall()
+        assert top == [(SCORED, len({(r["origin"], r["dest"]) for r in predictions.to_pylist()}))]
+        drifted = con.execute("select count(*) from monitoring.feature_drift_daily").fetchone()[0]
+        assert drifted == len(fd.FEATURES)
+
+
+def test_without_a_champion_scoring_fails_at_once_and_monitoring_still_runs(env) -> None:
+    [run] = run_days(DAG_ID, RUN_DAY)
+    states = _states(run.run_id)
+    assert run.state == "failed"
+    assert states["score_next_day"] == ("failed", 1)  # NoChampionError: no retry
+    assert states["publish_predictions"][0] == "upstream_failed"
+    assert states["monitor"][0] == "success"  # all_done: the day's drift has no champion either
+    assert states["refresh_warehouse"][0] == "success"
+    assert states["fail_run_if_a_task_failed"][0] == "failed"  # so the run shows red
+    assert not lake.has_partition(env.lake_root, *scoring.PREDICTIONS, SCORED)

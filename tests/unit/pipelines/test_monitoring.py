@@ -1,0 +1,119 @@
+"""Monitoring with known answers: PSI, the reference profile, realized performance, alerts."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import models.flight_delay as fd
+from pipelines import monitoring
+from pipelines.monitoring import Thresholds, alerts, drift_rows, feature_profile, psi
+from tests.fixtures.synthetic_features import day_frame
+
+DAY = date(2013, 3, 5)
+
+
+def test_psi_known_answer() -> None:
+    expected = (0.25 - 0.5) * math.log(0.25 / 0.5) + (0.75 - 0.5) * math.log(0.75 / 0.5)
+    assert psi([0.5, 0.5], [0.25, 0.75]) == pytest.approx(expected)
+    assert psi([0.2, 0.3, 0.5], [0.2, 0.3, 0.5]) == 0.0
+
+
+def test_psi_of_an_empty_bin_stays_finite() -> None:
+    value = psi([0.5, 0.5, 0.0], [0.4, 0.4, 0.2])
+    assert math.isfinite(value) and value > 0.5  # a new bin with 20% of the mass is a big shift
+
+
+def test_psi_refuses_mismatched_bins() -> None:
+    with pytest.raises(ValueError, match="bins"):
+        psi([0.5, 0.5], [1.0])
+
+
+def test_the_training_slice_does_not_drift_against_its_own_profile() -> None:
+    frame = day_frame(DAY, 2000, seed=1)
+    profile = feature_profile(frame)
+    assert set(profile) == set(fd.FEATURES)
+    rows = drift_rows(profile, frame)
+    assert len(rows) == len(fd.FEATURES)
+    assert max(r["psi"] for r in rows) == pytest.approx(0.0, abs=1e-9)
+    for spec in profile.values():
+        assert sum(spec["shares"]) == pytest.approx(1.0)
+
+
+def test_a_shifted_feature_and_a_new_category_show_up_as_drift() -> None:
+    reference = day_frame(DAY, 4000, seed=1)
+    today = day_frame(DAY, 4000, seed=2)
+    today["wx_precip_in"] = today["wx_precip_in"] + 0.5  # every hour suddenly rainy
+    today["carrier"] = "ZZ"  # an airline the model never saw
+    today.loc[:1999, "plane_seats"] = np.nan  # half the planes lost their seat count
+    rows = {r["feature"]: r for r in drift_rows(feature_profile(reference), today)}
+    assert rows["wx_precip_in"]["psi"] > 1.0
+    assert rows["carrier"]["psi"] > 1.0
+    assert rows["plane_seats"]["current_missing_share"] == pytest.approx(0.5)
+    assert rows["plane_seats"]["reference_missing_share"] == 0.0
+    # Same process, other sample: no drift worth an alert.
+    assert rows["route_delay_rate_28d"]["psi"] < 0.05
+
+
+def _predictions(probabilities: list[float]) -> pd.DataFrame:
+    n = len(probabilities)
+    return pd.DataFrame(
+        {
+            "flight_date": [DAY] * n,
+            "carrier": ["AA"] * n,
+            "flight_number": list(range(1, n + 1)),
+            "origin": ["JFK"] * n,
+            "probability": probabilities,
+            "risk_band": [fd.risk_band(p) for p in probabilities],
+            "model_version": ["3"] * n,
+        }
+    )
+
+
+def test_realized_performance_known_answer() -> None:
+    predictions = _predictions([0.1, 0.4, 0.35, 0.8, 0.5])
+    outcomes = predictions[fd.KEY].copy()
+    # Flight 5 was cancelled: scored, but no outcome.
+    outcomes[fd.LABEL] = pd.array([False, False, True, True, None], dtype="boolean")
+    got = monitoring.realized_performance(predictions, outcomes)
+    row = got.row
+    assert (row["flights_scored"], row["flights_labelled"]) == (5, 4)
+    assert row["roc_auc"] == pytest.approx(0.75)
+    assert row["brier"] == pytest.approx((0.01 + 0.16 + 0.4225 + 0.04) / 4)
+    assert row["predicted_delay_rate"] == pytest.approx(0.4125)
+    assert row["actual_delay_rate"] == 0.5
+    assert row["model_version"] == "3"
+    bands = {b["risk_band"]: b for b in got.bands}
+    assert bands["low"]["flights_labelled"] == 1 and bands["low"]["actual_delay_rate"] == 0.0
+    assert bands["medium"]["flights_labelled"] == 1  # 0.35
+    assert bands["high"]["flights_labelled"] == 2  # 0.4 and 0.8
+    assert bands["high"]["mean_probability"] == pytest.approx(0.6)
+    assert bands["high"]["actual_delay_rate"] == 0.5
+
+
+def test_realized_auc_is_null_when_every_flight_had_the_same_outcome() -> None:
+    predictions = _predictions([0.1, 0.3])
+    outcomes = predictions[fd.KEY].copy()
+    outcomes[fd.LABEL] = [True, True]
+    row = monitoring.realized_performance(predictions, outcomes).row
+    assert row["roc_auc"] is None
+    assert row["brier"] == pytest.approx((0.81 + 0.49) / 2)
+
+
+def test_alerts_name_each_crossed_threshold() -> None:
+    limits = Thresholds(min_roc_auc=0.6, max_brier=0.2, max_psi=0.25, min_labelled_flights=100)
+    healthy = {"flights_labelled": 800, "roc_auc": 0.68, "brier": 0.15, "model_version": "3"}
+    assert alerts(DAY, healthy, [{"feature": "x", "psi": 0.1}], limits) == []
+    bad = {**healthy, "roc_auc": 0.55, "brier": 0.22}
+    found = alerts(DAY, bad, [{"feature": "wx_precip_in", "psi": 0.9}], limits)
+    assert len(found) == 3
+    assert "realized ROC-AUC 0.550 below 0.6" in found[0]
+    assert "Brier score 0.220 above 0.2" in found[1]
+    assert "wx_precip_in drifted, PSI 0.900" in found[2]
+    # Too few labelled flights (a storm cancelled most): no performance alert, drift still counts.
+    few = {**bad, "flights_labelled": 50}
+    assert alerts(DAY, few, [], limits) == []
