@@ -30,14 +30,16 @@ measures how the predictions made for **D** did now that D's outcomes are in.
 #### When it fails
 - **score_next_day** — `NoChampionError`: no model is `@champion` yet. Trigger
   `flight_delay_training` (or run `make demo`), check `nightshift models`, then clear this task.
-  `ScoringInputMissing`: a feed of D+1 or the actuals of D are not published; see the upstream
-  task. It fails without retry: the same state fails the same way.
+  `ScoringInputMissing`: a feed of D+1 or the actuals of D are not published yet; it retries,
+  and if the upstream task failed, fix that one first.
 - **validate_next_day** — the published schedule or forecast broke a critical check: the log names
   table, date, check and counts. Tomorrow's flights are not scored until the feed is fixed and the
   task cleared; `flights_daily` is not affected.
 - **publish_predictions** — the application database is unreachable: it retries; the lake
   partition is already written, so nothing is lost.
-- **monitor** — needs day D's features; it runs even when scoring failed (`all_done`).
+- **monitor** — needs day D's features; it runs even when scoring failed (`all_done`). After
+  re-scoring a day X (clearing an earlier run), also clear `monitor` of the run for X, which
+  measured X before it had predictions.
 
 #### Rerun and backfill
 Every task replaces its own partitions (and the published day, in one transaction). Backfill from
@@ -73,7 +75,8 @@ DATE_PARAM = {"type": ["null", "string"], "format": "date"}
     # Starts a week after the first weekly training run could have promoted a champion.
     **schedule_window(lead=timedelta(days=49)),
     catchup=True,
-    max_active_runs=2,
+    # One at a time, in order: the run for D monitors what the run for D-1 scored.
+    max_active_runs=1,
     default_args=DEFAULT_ARGS,
     tags=["nightshift", "scoring", "monitoring", "flights"],
     doc_md=__doc__,
@@ -162,6 +165,7 @@ def flight_delay_scoring() -> None:
     scored >> published
     monitored = monitor()
     scored >> monitored
+    waited >> monitored  # never before the day's features exist, whatever else failed
     alerted = raise_alert(monitored)
     refreshed = refresh_warehouse()
     [published, monitored] >> refreshed

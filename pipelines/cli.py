@@ -182,9 +182,11 @@ def cmd_query(args: argparse.Namespace) -> int:
         return 2
     import duckdb
 
+    from pipelines.report import NotAQuery
+
     try:
         result = query(settings.warehouse_path, args.sql)
-    except duckdb.Error as exc:  # bad SQL, or a write refused by the read-only connection
+    except (duckdb.Error, NotAQuery) as exc:  # bad SQL, or anything but a read
         print(f"query failed: {exc}", file=sys.stderr)
         return 1
     if args.output:

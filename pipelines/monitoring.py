@@ -152,7 +152,9 @@ def realized_performance(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> P
     labelled = joined[joined[fd.LABEL].notna()]
     y = labelled[fd.LABEL].astype("int8").to_numpy()
     p = labelled["probability"].astype("float64").to_numpy()
-    versions = sorted(set(predictions["model_version"].astype(str)))
+    versions = sorted(set(predictions["model_version"].astype(str)), key=int)
+    trained = predictions.get("model_trained_as_of")
+    trained_as_of = None if trained is None or trained.isna().all() else max(trained.dropna())
     row: dict[str, Any] = {
         "model_name": fd.MODEL_NAME,
         "model_version": ",".join(versions),
@@ -164,6 +166,10 @@ def realized_performance(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> P
         "log_loss": None,
         "predicted_delay_rate": float(p.mean()) if len(p) else None,
         "actual_delay_rate": float(y.mean()) if len(y) else None,
+        # Scored by a model whose training data covered the day: optimistic, not a real forecast.
+        "in_sample": bool(
+            trained_as_of is not None and (predictions["flight_date"] < trained_as_of).any()
+        ),
     }
     if len(y):
         try:
@@ -196,6 +202,7 @@ class Thresholds:
     min_roc_auc: float = 0.60
     max_brier: float = 0.20
     max_psi: float = 0.25
+    max_missing_increase: float = 0.2
     min_labelled_flights: int = 200
 
 
@@ -222,6 +229,14 @@ def alerts(
             found.append(
                 f"{day}: feature {r['feature']} drifted, PSI {r['psi']:.3f} > {thresholds.max_psi}"
             )
+        missing = r.get("day_missing_share")
+        if missing is not None and missing - r["reference_missing_share"] > (
+            thresholds.max_missing_increase
+        ):
+            found.append(
+                f"{day}: feature {r['feature']} is missing for {missing:.0%} of flights "
+                f"(training: {r['reference_missing_share']:.0%})"
+            )
     return found
 
 
@@ -247,6 +262,7 @@ SCHEMAS = {
             ("log_loss", pa.float64()),
             ("predicted_delay_rate", pa.float64()),
             ("actual_delay_rate", pa.float64()),
+            ("in_sample", pa.bool_()),
         ]
     ),
     CALIBRATION: pa.schema(
@@ -265,6 +281,8 @@ SCHEMAS = {
             ("psi", pa.float64()),
             ("reference_missing_share", pa.float64()),
             ("current_missing_share", pa.float64()),
+            ("day_psi", pa.float64()),
+            ("day_missing_share", pa.float64()),
             ("drifted", pa.bool_()),
         ]
     ),
@@ -317,31 +335,42 @@ def monitor_day(
     from pipelines.features import MissingUpstreamPartition
 
     outcomes = read_table(lake_root, "features", "flight_features", day)
-    window = [
-        read_table(lake_root, "features", "flight_features", day - timedelta(days=back))
-        for back in range(DRIFT_WINDOW_DAYS)
-    ]
-    recent = pd.concat([w for w in window if w is not None], ignore_index=True)
     if outcomes is None:
         raise MissingUpstreamPartition(
             f"features.flight_features has no partition for {day}: monitoring needs the day's "
             "outcomes (flights_daily builds them)"
         )
+    window = [outcomes] + [
+        read_table(lake_root, "features", "flight_features", day - timedelta(days=back))
+        for back in range(1, DRIFT_WINDOW_DAYS)
+    ]
+    recent = pd.concat([w for w in window if w is not None], ignore_index=True)
     predictions = read_table(lake_root, "scores", "flight_delay_predictions", day)
     performance, bands, version = None, [], None
     if predictions is None or predictions.empty:
         log.warning("no predictions were made for %s: nothing to measure", day)
     else:
         measured = realized_performance(predictions, outcomes)
-        performance, version = measured.row, measured.row["model_version"].split(",")[-1]
+        performance = measured.row
+        version = max(performance["model_version"].split(","), key=int)
         bands = [{"model_version": performance["model_version"], **b} for b in measured.bands]
     if version is None:
         champion = registry.get_champion(registry.client(tracking_uri), fd.MODEL_NAME)
         version = None if champion is None else str(champion.version)
     profile = None if version is None else _reference_profile(tracking_uri, version)
     drift = [] if profile is None else drift_rows(profile, recent)
+    today = {} if profile is None else {r["feature"]: r for r in drift_rows(profile, outcomes)}
     for r in drift:
-        r.update(model_version=version, drifted=r["psi"] > thresholds.max_psi)
+        own = today[r["feature"]]
+        # The window smooths day-level context; the day's own numbers catch a feed that broke today.
+        r.update(
+            model_version=version,
+            day_psi=own["psi"],
+            day_missing_share=own["current_missing_share"],
+            drifted=r["psi"] > thresholds.max_psi
+            or own["current_missing_share"] - r["reference_missing_share"]
+            > thresholds.max_missing_increase,
+        )
     found = alerts(day, performance, drift, thresholds)
     write_rows(lake_root, PERFORMANCE, day, [performance] if performance else [], run_id)
     write_rows(lake_root, CALIBRATION, day, bands, run_id)

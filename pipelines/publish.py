@@ -39,9 +39,11 @@ CREATE TABLE IF NOT EXISTS {table} (
     model_name text NOT NULL,
     model_version text NOT NULL,
     mlflow_run_id text NOT NULL,
+    model_trained_as_of date,
     pipeline_run_id text NOT NULL,
     PRIMARY KEY (flight_date, carrier, flight_number, origin)
 );
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS model_trained_as_of date;
 """
 
 

@@ -72,12 +72,27 @@ def format_rows(header: tuple[str, ...], rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-def query(warehouse_path: Path, sql: str, params: dict[str, object] | None = None) -> pa.Table:
-    """Run ``sql`` read-only against the warehouse (never blocks or is blocked by a run).
+class NotAQuery(ValueError):
+    """The SQL is not a single read-only statement (SELECT, or EXPLAIN of one)."""
 
+
+READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+
+
+def query(warehouse_path: Path, sql: str, params: dict[str, object] | None = None) -> pa.Table:
+    """Run one read-only statement against the warehouse (never blocks or is blocked by a run).
+
+    A read-only connection protects the catalog file, not the disk: DuckDB would still run a
+    ``COPY ... TO`` over a lake file. So only a single SELECT (or EXPLAIN) is accepted.
     The connection is closed before returning: DuckDB shares one open database per file within a
     process, so a lingering connection would keep serving the catalog it opened, not a rebuilt one.
     """
+    statements = duckdb.extract_statements(sql)
+    kinds = [s.type.name for s in statements]
+    if len(statements) != 1 or kinds[0] not in READ_ONLY_STATEMENTS:
+        raise NotAQuery(
+            f"only one SELECT (or EXPLAIN) statement is allowed; got {', '.join(kinds) or 'none'}"
+        )
     with duckdb.connect(str(warehouse_path), read_only=True) as con:
         return con.sql(sql, params=params).to_arrow_table()
 

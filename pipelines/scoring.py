@@ -51,6 +51,8 @@ PREDICTION_SCHEMA = pa.schema(
         ("model_name", pa.string()),
         ("model_version", pa.string()),
         ("mlflow_run_id", pa.string()),
+        # The day the model's training data ended: a scored day before it is in-sample.
+        ("model_trained_as_of", pa.date32()),
     ]
 )
 
@@ -135,6 +137,8 @@ def predictions_table(features: pa.Table, probabilities, version) -> pa.Table:
     frame["model_name"] = fd.MODEL_NAME
     frame["model_version"] = str(version.version)
     frame["mlflow_run_id"] = version.run_id or ""
+    trained = (version.tags or {}).get("data.as_of")
+    frame["model_trained_as_of"] = date.fromisoformat(trained) if trained else None
     frame = frame.sort_values(["scheduled_departure", *fd.KEY[1:]], kind="stable")
     return pa.Table.from_pandas(
         frame[PREDICTION_SCHEMA.names], schema=PREDICTION_SCHEMA, preserve_index=False

@@ -63,6 +63,7 @@ class Settings(BaseSettings):
     monitor_min_roc_auc: float = 0.60
     monitor_max_brier: float = 0.20
     monitor_max_psi: float = 0.25
+    monitor_max_missing_increase: float = 0.2
     monitor_min_labelled_flights: int = 200
 
     # The DAGs' schedule window. The default covers the sample data (2013); in production leave the

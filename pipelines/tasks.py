@@ -251,6 +251,7 @@ def _thresholds(settings) -> monitoring.Thresholds:
         min_roc_auc=settings.monitor_min_roc_auc,
         max_brier=settings.monitor_max_brier,
         max_psi=settings.monitor_max_psi,
+        max_missing_increase=settings.monitor_max_missing_increase,
         min_labelled_flights=settings.monitor_min_labelled_flights,
     )
 

@@ -32,6 +32,7 @@ final as (
         p.predicted_delay_rate,
         p.actual_delay_rate,
         p.predicted_delay_rate - p.actual_delay_rate as calibration_gap,
+        p.in_sample,
         d.max_feature_psi,
         d.most_drifted_feature,
         coalesce(d.drifted_features, 0) as drifted_features,

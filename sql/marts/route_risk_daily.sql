@@ -30,7 +30,8 @@ final as (
         count(*) filter (where risk_band = 'high') as high_risk_flights,
         count(label_is_delayed) as flights_with_outcome,
         avg(label_is_delayed::int) as actual_delay_rate,
-        string_agg(distinct model_version, ',' order by model_version) as model_versions
+        string_agg(distinct model_version, ',' order by model_version) as model_versions,
+        string_agg(distinct pipeline_run_id, ',' order by pipeline_run_id) as pipeline_run_ids
     from joined
     group by flight_date, origin, dest
 )

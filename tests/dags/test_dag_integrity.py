@@ -319,7 +319,7 @@ def test_scoring_task_graph(dags: dict) -> None:
     assert down == {
         "extract_next_day": {"validate_next_day", watcher},
         "validate_next_day": {"score_next_day", watcher},
-        "wait_for_features": {"score_next_day", watcher},
+        "wait_for_features": {"score_next_day", "monitor", watcher},
         "score_next_day": {"publish_predictions", "monitor", watcher},
         "publish_predictions": {"refresh_warehouse", watcher},
         "monitor": {"raise_alert", "refresh_warehouse", watcher},

@@ -12,6 +12,7 @@ from datetime import date
 from pathlib import Path
 
 import psycopg
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
@@ -72,6 +73,8 @@ def test_scores_every_planned_flight_stamped_with_model_and_run(lake_root, champ
     assert set(table.column("model_name").to_pylist()) == {"flight_delay"}
     assert set(table.column("model_version").to_pylist()) == {"1"}
     assert set(table.column("mlflow_run_id").to_pylist()) == {version.run_id}
+    # The synthetic champion trained as of 2013-02-12: these January scores are in-sample.
+    assert set(table.column("model_trained_as_of").to_pylist()) == {date(2013, 2, 12)}
     assert set(table.column(lake.RUN_ID_COLUMN).to_pylist()) == {"run-a"}
     assert set(table.column("flight_date").to_pylist()) == {SCORED}
     p = table.column("probability").to_numpy()
@@ -95,13 +98,15 @@ def test_rescoring_a_day_replaces_it_with_identical_rows(lake_root, champion) ->
 
 def test_scoring_features_equal_the_features_built_after_the_day(lake_root, champion) -> None:
     """Train/serve consistency: what the model saw the evening before is exactly what training
-    later sees for that day, outcome columns aside."""
+    later sees for that day, outcome columns aside. Scored as a backfill, after the day's actuals
+    were published: the as-of view must still hide them."""
+    landing = lake_root.parent / "landing"
+    real_lake.publish_actuals(lake_root, landing, SQL_ROOT, Interval.day(SCORED))
     _score(lake_root, champion)
     served = lake.read_partition(lake_root, *scoring.SCORING_FEATURES, SCORED)
     assert served.column(fd.LABEL).null_count == served.num_rows  # nothing of the day leaked
-    landing = lake_root.parent / "landing"
-    real_lake.publish_actuals(lake_root, landing, SQL_ROOT, Interval.day(SCORED))
     trained = lake.read_partition(lake_root, "features", "flight_features", SCORED)
+    assert trained.column(fd.LABEL).null_count < trained.num_rows  # the actuals were there
     columns = [
         c for c in trained.column_names if not c.startswith("label_") and c != lake.RUN_ID_COLUMN
     ]
@@ -154,6 +159,15 @@ def test_publish_upserts_one_day_idempotently(lake_root, champion) -> None:
     # A rescored day with one flight fewer: that flight's row goes, the rest stay, no duplicates.
     third = publish_predictions(APP_DSN, "test_publish", SCORED, predictions.slice(1))
     assert third.deleted == 1
+    assert len(rows()) == predictions.num_rows - 1
+    # One bad row (a CHECK violation) and nothing of the day changes: one transaction.
+    broken = predictions.set_column(
+        predictions.column_names.index("probability"),
+        "probability",
+        pa.array([1.5, *predictions.column("probability").to_pylist()[1:]]),
+    )
+    with pytest.raises(psycopg.errors.CheckViolation):
+        publish_predictions(APP_DSN, "test_publish", SCORED, broken)
     assert len(rows()) == predictions.num_rows - 1
     # A partition that holds another day is refused before anything is written.
     with pytest.raises(ValueError, match="other days"):

@@ -42,10 +42,22 @@ def test_query_writes_csv_and_parquet(warehouse, tmp_path) -> None:
     assert set(table.column("pipeline_run_id").to_pylist()) == {"run-2013-03-01", "run-2013-03-02"}
 
 
-def test_query_cannot_write(warehouse, capsys) -> None:
-    assert main(["query", "create table main.x as select 1 as y"]) == 1
-    assert "read-only" in capsys.readouterr().err
-    assert main(["query", "drop view scores.flight_delay_predictions"]) == 1
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "create table main.x as select 1 as y",
+        "drop view scores.flight_delay_predictions",
+        # A read-only connection would still run this, over a lake partition.
+        "copy (select 1 as x) to '{target}' (format parquet)",
+        "select 1; drop view scores.flight_delay_predictions",
+    ],
+)
+def test_query_cannot_write(warehouse, data_dir, capsys, sql: str) -> None:
+    target = data_dir / "lake" / "scores" / "flight_delay_predictions" / "dt=2013-03-01"
+    before = (target / "data.parquet").read_bytes()
+    assert main(["query", sql.format(target=target / "data.parquet")]) == 1
+    assert "query failed" in capsys.readouterr().err
+    assert (target / "data.parquet").read_bytes() == before
     assert main(["query", "select count(*) from scores.flight_delay_predictions"]) == 0
 
 

@@ -104,6 +104,29 @@ def test_realized_auc_is_null_when_every_flight_had_the_same_outcome() -> None:
     assert row["brier"] == pytest.approx((0.81 + 0.49) / 2)
 
 
+def test_a_day_scored_by_a_model_trained_on_it_is_flagged_in_sample() -> None:
+    predictions = _predictions([0.2, 0.7])
+    outcomes = predictions[fd.KEY].copy()
+    outcomes[fd.LABEL] = [False, True]
+    predictions["model_trained_as_of"] = date(2013, 3, 1)  # trained on data through 02-28
+    assert monitoring.realized_performance(predictions, outcomes).row["in_sample"] is False
+    predictions["model_trained_as_of"] = date(2013, 4, 1)  # its training data covered DAY
+    assert monitoring.realized_performance(predictions, outcomes).row["in_sample"] is True
+
+
+def test_a_feature_that_goes_missing_today_alerts_at_once() -> None:
+    limits = Thresholds(max_missing_increase=0.2)
+    broken = {
+        "feature": "plane_seats",
+        "psi": 0.05,  # the 28-day window has barely moved
+        "reference_missing_share": 0.02,
+        "day_missing_share": 0.95,
+    }
+    [message] = alerts(DAY, None, [broken], limits)
+    assert "plane_seats is missing for 95% of flights (training: 2%)" in message
+    assert alerts(DAY, None, [{**broken, "day_missing_share": 0.1}], limits) == []
+
+
 def test_alerts_name_each_crossed_threshold() -> None:
     limits = Thresholds(min_roc_auc=0.6, max_brier=0.2, max_psi=0.25, min_labelled_flights=100)
     healthy = {"flights_labelled": 800, "roc_auc": 0.68, "brier": 0.15, "model_version": "3"}

@@ -282,6 +282,29 @@ def test_a_rerun_completes_a_hand_over_interrupted_after_the_alias_moved(
     assert old[registry.TAG_SUPERSEDED_BY] == strong.version
 
 
+def test_champion_on_a_date_follows_the_hand_overs(
+    lake_root: Path, tmp_path: Path, mlflow_store: str
+) -> None:
+    client = registry.client(mlflow_store)
+    config = TrainingConfig(window_days=35, holdout_days=7)
+    first = training.train_challenger(
+        lake_root, mlflow_store, tmp_path / "art", AS_OF - timedelta(days=7), config, "a", WEAK
+    )
+    training.evaluate_and_promote(
+        lake_root, mlflow_store, first.version, Interval.of(*first.holdout), first.as_of, 0, "a"
+    )
+    second = _train(lake_root, mlflow_store, tmp_path / "art", run="b")
+    assert _promote(lake_root, mlflow_store, second, run="b").decision == "promoted"
+
+    def on(day: str) -> str:
+        return str(registry.champion_on(client, fd.MODEL_NAME, day).version)
+
+    assert on("2013-02-05") == on("2013-02-11") == first.version  # champion_from .. until
+    assert on("2013-02-12") == on("2013-06-01") == second.version
+    with pytest.raises(registry.NoChampionError, match="was champion on 2013-02-04"):
+        registry.champion_on(client, fd.MODEL_NAME, "2013-02-04")
+
+
 def test_a_model_trained_as_of_an_earlier_day_never_replaces_the_champion(
     lake_root: Path, tmp_path: Path, mlflow_store: str
 ) -> None:
