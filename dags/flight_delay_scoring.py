@@ -73,7 +73,7 @@ DATE_PARAM = {"type": ["null", "string"], "format": "date"}
     dag_id="flight_delay_scoring",
     schedule=CronTriggerTimetable("0 0 * * *", timezone="UTC", interval=timedelta(days=1)),
     # Starts a week after the first weekly training run could have promoted a champion.
-    **schedule_window(lead=timedelta(days=49)),
+    **schedule_window(lead_setting="scoring_lead_days"),
     catchup=True,
     # One at a time, in order: the run for D monitors what the run for D-1 scored.
     max_active_runs=1,

@@ -50,7 +50,7 @@ from common.failures import no_retry_on_permanent_errors
         assets=[MODEL_ALERT],
     ),
     # The first weeks have too little history to train on.
-    **schedule_window(lead=timedelta(days=42)),
+    **schedule_window(lead_setting="training_lead_days"),
     catchup=True,
     # Runs compare against the champion: one at a time, in order.
     max_active_runs=1,
@@ -59,7 +59,7 @@ from common.failures import no_retry_on_permanent_errors
     doc_md=__doc__,
     params={
         "window_days": Param(
-            182, type="integer", minimum=42, maximum=730, description="Trailing days to use."
+            182, type="integer", minimum=21, maximum=730, description="Trailing days to use."
         ),
         "holdout_days": Param(
             14, type="integer", minimum=1, maximum=90, description="Last days held out."

@@ -1,8 +1,9 @@
 """
 ### flights_daily — the nightly data path: extract → validate → features → warehouse
 
-Runs at midnight UTC for the day that just ended: the run at D+1 00:00 (its logical date) has
-data interval `[D, D+1)` and processes day **D**. Each task handles every day of its interval,
+Runs at midnight UTC for the day that just ended: the run firing at D+1 00:00 has data interval
+`[D, D+1)` and processes day **D** (its logical date is D; a manual run for D+1 00:00 has the same
+interval). Each task handles every day of its interval,
 so the same DAG serves a nightly run (one day) and a coarse backfill (set the `start`/`end`
 params to cover a month).
 
@@ -36,7 +37,7 @@ params to cover a month).
 
 #### Rerun and backfill
 Every task replaces its own partitions, so a rerun never duplicates rows. Backfill from the UI
-(**Trigger → Backfill**) or the CLI; logical dates are run times, one day after the day processed:
+(**Trigger → Backfill**) or the CLI; the dates are firing times, one day after the day processed:
 `airflow backfill create --dag-id flights_daily --from-date 2013-02-02 --to-date 2013-03-01
 --reprocess-behavior completed` processes February. For one run over a whole month, trigger with
 params `{"start": "2013-02-01", "end": "2013-03-01"}` (end exclusive).

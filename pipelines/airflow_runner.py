@@ -67,16 +67,16 @@ def _run(dag, label: str, logical: datetime, conf: dict[str, Any] | None) -> Day
 
 
 def run_time(day: date) -> datetime:
-    """The logical date of the run that processes ``day``: midnight UTC after it."""
+    """The logical date of a manual run that processes ``day``: midnight UTC after it."""
     return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
 
 
 def run_days(dag_id: str, interval: Interval, conf: dict[str, Any] | None = None) -> list[DayRun]:
     """Run ``dag_id`` once per day of ``interval``; a failed day does not stop the next.
 
-    The DAGs' timetables (midnight ``CronTriggerTimetable``s) give a run at logical date L an
-    interval that ends at L, for manual and scheduled runs alike: day D runs at D + 1, with the
-    same logical date a scheduled or backfilled run of day D would have.
+    The DAGs' timetables (midnight ``CronTriggerTimetable``s) give a manual run at logical date L
+    the interval that ends at L, so day D runs at D + 1 with interval [D, D + 1), the interval the
+    scheduler's run of day D has (whose logical date is D, the interval start).
     """
     dag = _load_dag(dag_id)
     return [_run(dag, day.isoformat(), run_time(day), conf) for day in interval.days()]

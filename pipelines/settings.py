@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     # 2013-12-30: the sample's last day with weather (its hourly weather stops on the evening of the
     # 30th, so the 31st would rightly be blocked by validation).
     schedule_end: date | None = date(2013, 12, 30)
+    # Training and scoring need history: their schedules start this many days after the data
+    # path's (six weeks of features; a week later, once a first champion can exist).
+    training_lead_days: int = Field(default=42, ge=0)
+    scoring_lead_days: int = Field(default=49, ge=0)
 
     # Row-count bounds of one day's partition: outside them the day is blocked (critical check).
     min_flights_per_day: int = 100

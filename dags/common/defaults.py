@@ -17,19 +17,24 @@ DEFAULT_ARGS = {
 }
 
 
-def schedule_window(lead: timedelta = timedelta(0)) -> dict[str, datetime | None]:
-    """``start_date``/``end_date`` from settings, as run times: the run for day D fires at D+1.
+def schedule_window(lead_setting: str | None = None) -> dict[str, datetime | None]:
+    """``start_date``/``end_date`` from settings, so that the scheduler processes every day of
+    ``[schedule_start + lead, schedule_end]``.
 
-    ``lead`` delays the start: a DAG that needs history (training) begins once there is some.
+    The timetables fire at midnight D+1 for day D, and the scheduled run's logical date is D (the
+    interval start). Airflow bounds the *firing* times by start/end date but creates task instances
+    only when the logical date is on or after ``start_date``. Hence ``start_date`` is midnight of
+    the first day (its first firing, for the day before, has no tasks and succeeds empty) and
+    ``end_date`` midnight after the last day. ``lead_setting`` names the setting that delays the
+    start (days): a DAG that needs history (training, scoring) begins once there is some.
     """
     settings = get_settings()
+    lead = timedelta(days=getattr(settings, lead_setting) if lead_setting else 0)
 
     def midnight(day):
-        if day is None:
-            return None
-        return datetime.combine(day + timedelta(days=1), time(0), tzinfo=UTC)
+        return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
 
-    return {
-        "start_date": midnight(settings.schedule_start + lead),
-        "end_date": midnight(settings.schedule_end),
-    }
+    start = midnight(settings.schedule_start + lead)
+    end = None if settings.schedule_end is None else midnight(settings.schedule_end + timedelta(1))
+    # A window shorter than the lead: the DAG gets no scheduled runs (manual ones still work).
+    return {"start_date": start, "end_date": None if end is None else max(start, end)}

@@ -43,7 +43,7 @@ NO_RETRY_TASKS = {"validate_and_publish", "validate_next_day", "fail_run_if_a_ta
 CATCHUP_DAGS = {"flights_daily", "flight_delay_training", "flight_delay_scoring"}
 # DAGs that process one day per run (the run at D+1 processes day D), and how many days after
 # the schedule start their first run is (they need what earlier DAGs produce).
-DAILY_DAGS = {"flights_daily": 0, "flight_delay_scoring": 49}
+DAILY_DAGS = {"flights_daily": 0, "flight_delay_scoring": get_settings().scoring_lead_days}
 HEAVY_MODULES = (
     "pandas",
     "duckdb",
@@ -183,17 +183,22 @@ def test_timetable_gives_one_day_data_intervals(dags: dict) -> None:
             f"{dag_id}: timetable {type(dag.timetable).__name__}"
         )
         timetable = coerce_to_core_timetable(dag.timetable)
-        # Scheduled (catch-up) runs: the first run processes the first day of the schedule.
-        first = timetable.next_dagrun_info(
-            last_automated_data_interval=None,
-            restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
-        )
-        assert first.data_interval.end - first.data_interval.start == timedelta(days=1)
-        assert first.data_interval.end == first.run_after
-        start = get_settings().schedule_start + timedelta(days=lead_days)
-        assert first.data_interval.start.date() == start, (
-            f"{dag_id}: first scheduled run covers {first.data_interval}, not the schedule start"
-        )
+        settings = get_settings()
+        start = settings.schedule_start + timedelta(days=lead_days)
+        # Every scheduled run, start to end, as the scheduler would create them (catch-up).
+        runs, info = [], None
+        restriction = TimeRestriction(earliest=dag.start_date, latest=dag.end_date, catchup=True)
+        while info := timetable.next_dagrun_info_v2(last_dagrun_info=info, restriction=restriction):
+            runs.append(info)
+        for run in runs:
+            assert run.data_interval.end - run.data_interval.start == timedelta(days=1)
+            assert run.data_interval.end == run.run_after
+        # Airflow creates task instances only when the logical date (the interval start, day D)
+        # is on or after start_date: the days that really run are exactly the schedule window.
+        processed = [r.data_interval.start.date() for r in runs if r.logical_date >= dag.start_date]
+        assert processed[0] == start, f"{dag_id}: the first day with tasks is {processed[0]}"
+        assert processed[-1] == settings.schedule_end, f"{dag_id}: last day {processed[-1]}"
+        assert len(processed) == (settings.schedule_end - start).days + 1
         for run_after in (
             datetime(2013, 1, 2, tzinfo=UTC),
             datetime(2013, 3, 11, tzinfo=UTC),  # the US DST switch: UTC days stay 24 h

@@ -1,0 +1,19 @@
+# The Nightshift image: Airflow 3.3 (Python 3.11) with this project installed from its pinned
+# constraints. One image serves every Airflow service, the Celery workers and the MLflow server.
+FROM apache/airflow:3.3.2-python3.11
+
+ENV NIGHTSHIFT_HOME=/opt/nightshift \
+    PIP_NO_CACHE_DIR=1
+WORKDIR /opt/nightshift
+
+COPY --chown=airflow:root pyproject.toml README.md ./
+COPY --chown=airflow:root requirements/ requirements/
+COPY --chown=airflow:root pipelines/ pipelines/
+COPY --chown=airflow:root models/ models/
+# The constraints pin apache-airflow to the base image's version, so pip keeps it as it is.
+RUN pip install -c requirements/constraints.txt -e .
+
+COPY --chown=airflow:root dags/ dags/
+COPY --chown=airflow:root plugins/ plugins/
+COPY --chown=airflow:root sql/ sql/
+COPY --chown=airflow:root docker/init-airflow.sh /opt/nightshift/docker/init-airflow.sh

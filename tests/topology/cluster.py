@@ -1,0 +1,242 @@
+"""Start the production topology as local processes (no Docker engine): Airflow on PostgreSQL
+with the CeleryExecutor on Redis, and an MLflow server; stop every process it started."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+from psycopg import sql
+
+from pipelines.topology import Topology, airflow_env, free_port, mlflow_server_args
+
+BIN = Path(sys.executable).parent
+ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+class Cluster:
+    def __init__(self, home: Path, settings: dict[str, str] | None = None) -> None:
+        # Own databases and an own Celery queue: a worker left over from a crashed earlier run
+        # cannot take this run's tasks, nor this run another's.
+        prefix = f"nightshift_topo_{os.getpid()}"
+        self.home = home
+        api_port, self.mlflow_port = free_port(), free_port()
+        self.topology = Topology(
+            home=home,
+            postgres="postgresql://postgres@127.0.0.1:5432",
+            redis="redis://127.0.0.1:6379/7",
+            api_url=f"http://127.0.0.1:{api_port}",
+            mlflow_url=f"http://127.0.0.1:{self.mlflow_port}",
+            database_prefix=prefix,
+            queue=prefix,
+            jwt_secret=secrets.token_hex(16),
+            fernet_key="",
+        )
+        self.api_port = api_port
+        self.password = secrets.token_urlsafe(12)
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.env = {**os.environ, **airflow_env(self.topology)}
+        # The test session's embedded settings must not leak into the cluster's processes.
+        for key in ("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS",):
+            self.env.pop(key, None)
+        self.env.update(airflow_env(self.topology))
+        self.env.update(settings or {})
+        for key in [
+            k for k in self.env if k.startswith("NIGHTSHIFT_") and k not in (settings or {})
+        ]:
+            if key not in airflow_env(self.topology):
+                del self.env[key]  # the test session's paths must not leak in
+        self.logs = home / "process-logs"
+
+    # --- set-up -----------------------------------------------------------------------------
+
+    def flush_broker(self) -> None:
+        """An empty Celery queue: nothing left over from an earlier run of the test."""
+        import redis
+
+        redis.Redis.from_url(self.topology.redis).flushdb()
+
+    def create_databases(self) -> None:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            for name in self.topology.databases:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+    def write_users(self) -> None:
+        path = Path(self.env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"])
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({self.topology.admin_user: self.password}))
+
+    def run(self, *args: str, timeout: float = 600) -> None:
+        subprocess.run(
+            [str(BIN / "airflow"), *args],
+            env=self.env,
+            check=True,
+            timeout=timeout,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def start(self, name: str, argv: list[str]) -> None:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 (closed in stop)
+        self.processes[name] = subprocess.Popen(
+            argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+    def start_all(self) -> None:
+        airflow = str(BIN / "airflow")
+        self.start(
+            "mlflow", [str(BIN / "mlflow"), *mlflow_server_args(self.topology, self.mlflow_port)]
+        )
+        self.start("api-server", [airflow, "api-server", "--port", str(self.api_port)])
+        self.start("scheduler", [airflow, "scheduler"])
+        self.start("dag-processor", [airflow, "dag-processor"])
+        self.start("triggerer", [airflow, "triggerer"])
+        self.start(
+            "worker",
+            [airflow, "celery", "worker", "--concurrency", "2", "--queues", self.topology.queue],
+        )
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        for proc in self.processes.values():
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.1, deadline - time.monotonic()))
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+    def drop_databases(self) -> None:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            for name in self.topology.databases:
+                conn.execute(
+                    sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+                )
+
+    def alive(self) -> dict[str, bool]:
+        return {n: p.poll() is None for n, p in self.processes.items()}
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        path = self.logs / f"{name}.log"
+        return (
+            "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            if path.exists()
+            else ""
+        )
+
+    # --- REST API ---------------------------------------------------------------------------
+
+    def wait_until_healthy(self, timeout: float = 180) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            dead = [n for n, ok in self.alive().items() if not ok]
+            if dead:
+                raise RuntimeError(f"{dead} exited:\n" + "\n".join(self.log_tail(n) for n in dead))
+            try:
+                api = httpx.get(f"{self.topology.api_url}/api/v2/monitor/health", timeout=5)
+                ml = httpx.get(f"{self.topology.mlflow_url}/health", timeout=5)
+                if api.status_code == 200 and ml.status_code == 200:
+                    health = api.json()
+                    if health.get("scheduler", {}).get("status") == "healthy":
+                        return
+            except httpx.HTTPError:
+                pass
+            time.sleep(2)
+        raise TimeoutError(
+            "topology not healthy:\n" + self.log_tail("api-server") + self.log_tail("scheduler")
+        )
+
+    def token(self) -> str:
+        r = httpx.post(
+            f"{self.topology.api_url}/auth/token",
+            json={"username": self.topology.admin_user, "password": self.password},
+            timeout=30,
+        )
+        r.raise_for_status()
+        return r.json()["access_token"]
+
+
+@contextlib.contextmanager
+def running(home: Path, settings: dict[str, str] | None = None) -> Iterator[Cluster]:
+    cluster = Cluster(home, settings)
+    try:
+        cluster.create_databases()
+        cluster.flush_broker()
+        cluster.write_users()
+        cluster.run("db", "migrate")
+        cluster.start_all()
+        cluster.wait_until_healthy()
+        yield cluster
+    finally:
+        cluster.stop()
+        with contextlib.suppress(psycopg.Error):
+            cluster.drop_databases()
+
+
+class Api:
+    """The Airflow REST API v2, authenticated with a JWT from ``/auth/token``."""
+
+    def __init__(self, cluster: Cluster) -> None:
+        self.base = f"{cluster.topology.api_url}/api/v2"
+        self.client = httpx.Client(
+            headers={"Authorization": f"Bearer {cluster.token()}"}, timeout=60
+        )
+
+    def call(self, method: str, path: str, **kwargs) -> dict:
+        for attempt in range(5):
+            r = self.client.request(method, f"{self.base}{path}", **kwargs)
+            if r.status_code != 503:  # SQLite-era "database is locked" style hiccups: retry
+                break
+            time.sleep(2 * (attempt + 1))
+        if r.status_code >= 400:
+            raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:500]}")
+        return r.json() if r.content else {}
+
+    def unpause(self, dag_id: str) -> None:
+        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def runs(self, dag_id: str) -> list[dict]:
+        return self.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
+
+    def wait(
+        self, dag_id: str, count: int, cluster: Cluster, timeout: float, run_id: str | None = None
+    ) -> list[dict]:
+        """Until at least ``count`` runs exist (and ``run_id`` among them) and none is queued or
+        running."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            runs = self.runs(dag_id)
+            ids = {r["dag_run_id"] for r in runs}
+            done = all(r["state"] in ("success", "failed") for r in runs)
+            if len(runs) >= count and done and (run_id is None or run_id in ids):
+                return runs
+            dead = [n for n, ok in cluster.alive().items() if not ok]
+            if dead:
+                raise RuntimeError(
+                    f"{dead} exited:\n" + "\n".join(cluster.log_tail(n) for n in dead)
+                )
+            time.sleep(5)
+        raise TimeoutError(
+            f"{dag_id}: runs not done after {timeout} s: "
+            + json.dumps([(r["dag_run_id"], r["state"]) for r in self.runs(dag_id)])
+            + "\nworker:\n"
+            + cluster.log_tail("worker", 60)
+        )

@@ -1,0 +1,175 @@
+"""The production topology on this machine, driven through the Airflow REST API.
+
+PostgreSQL (Airflow metadata, MLflow backend store, application database), Redis (Celery broker),
+``api-server``, ``scheduler``, ``dag-processor``, ``triggerer``, a Celery worker and an MLflow
+server run as local processes with the settings of ``pipelines.topology`` (the same ones
+``docker-compose.yml`` uses). Through the REST API, authenticated with a JWT: unpause the DAGs,
+backfill five days of ``flights_daily``, train, score; then compare with the same five days run on
+the embedded default. Every process started is stopped by process group, also on failure.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+import models.flight_delay as fd
+from pipelines import lake, registry, scoring
+from pipelines.dates import Interval
+from pipelines.sources.files import generate_landing
+from tests.fixtures import real_lake
+from tests.topology.cluster import Api, running
+
+pytestmark = pytest.mark.integration
+
+SQL_ROOT = Path(__file__).resolve().parents[2] / "sql"
+HISTORY = Interval.of("2013-02-05", "2013-02-20")  # built with the stage functions
+BACKFILL = Interval.of("2013-02-20", "2013-02-25")  # five days through the REST API
+AS_OF = BACKFILL.end  # training as of 2013-02-25, scoring of 2013-02-25
+COMPARED = [("raw", t) for t in ("flights", "weather", "planes")] + [
+    ("quality", "validation_results"),
+    ("features", "flight_features"),
+]
+# The cluster's settings beyond the topology: a one-day schedule window (2013-02-25) so that
+# unpausing does not catch up a year, no lead for training and scoring (manual runs must fall in
+# the window to get tasks), and thresholds no real day crosses (an alert would start training).
+LAST_DAY = date(2013, 2, 25)
+CLUSTER_SETTINGS = {
+    "NIGHTSHIFT_SCHEDULE_START": str(LAST_DAY),
+    "NIGHTSHIFT_SCHEDULE_END": str(LAST_DAY),
+    "NIGHTSHIFT_TRAINING_LEAD_DAYS": "0",
+    "NIGHTSHIFT_SCORING_LEAD_DAYS": "0",
+    "NIGHTSHIFT_MONITOR_MAX_PSI": "1000",
+    "NIGHTSHIFT_MONITOR_MAX_MISSING_INCREASE": "1",
+    "NIGHTSHIFT_MONITOR_MIN_ROC_AUC": "0",
+    "NIGHTSHIFT_MONITOR_MAX_BRIER": "1",
+}
+
+
+def _iso(day: date) -> str:
+    return f"{day.isoformat()}T00:00:00Z"
+
+
+def _rows(root: Path, layer: str, table: str, day: date):
+    data = lake.read_partition(root, layer, table, day).drop_columns([lake.RUN_ID_COLUMN])
+    return data.sort_by([(c, "ascending") for c in data.column_names if c != "unexpected_sample"])
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("topology")
+    data = home / "data"
+    real_lake.build(data / "lake", data / "landing", SQL_ROOT, HISTORY)
+    # The backfill's days, and the scheduled run's day (2013-02-25) with its next-day feeds.
+    generate_landing(data / "landing", Interval(BACKFILL.start, LAST_DAY + timedelta(days=1)))
+    shutil.copytree(data, home / "embedded-data")  # the embedded default starts from the same lake
+    return home
+
+
+def test_backfill_train_and_score_through_the_rest_api(home: Path) -> None:
+    with running(home, CLUSTER_SETTINGS) as cluster:
+        api = Api(cluster)
+        for dag_id in ("flights_daily", "flight_delay_training"):
+            api.unpause(dag_id)
+        # The backfill (the window's scheduled runs come too: an empty one, then 2013-02-25).
+        backfill = api.call(
+            "POST",
+            "/backfills",
+            json={
+                "dag_id": "flights_daily",
+                "from_date": _iso(BACKFILL.start + timedelta(days=1)),
+                "to_date": _iso(BACKFILL.end),
+                # depends_on_past DAGs must say what to do with existing runs.
+                "reprocess_behavior": "completed",
+                "max_active_runs": 2,
+                "run_backwards": False,
+                "dag_run_conf": {},
+            },
+        )
+        assert backfill["dag_id"] == "flights_daily"
+        # Five backfill runs and the scheduled run of 2013-02-25 (the window's first firing, for
+        # 2013-02-24, is not created: the backfill holds that logical date).
+        runs = api.wait("flights_daily", 6, cluster, timeout=1200)
+        assert {r["state"] for r in runs} == {"success"}, runs
+        backfilled = {r["logical_date"][:10] for r in runs if r["run_type"] == "backfill"}
+        # A scheduled or backfilled run's logical date is the day it processes.
+        assert backfilled == {str(d) for d in BACKFILL.days()}
+
+        triggered = api.call(
+            "POST",
+            "/dags/flight_delay_training/dagRuns",
+            json={"logical_date": _iso(AS_OF), "conf": {"window_days": 21, "holdout_days": 3}},
+        )
+        runs = api.wait("flight_delay_training", 1, cluster, 900, triggered["dag_run_id"])
+        [trained] = [r for r in runs if r["dag_run_id"] == triggered["dag_run_id"]]
+        assert trained["state"] == "success", cluster.log_tail("worker", 80)
+
+        api.unpause("flight_delay_scoring")
+        triggered = api.call(
+            "POST",
+            "/dags/flight_delay_scoring/dagRuns",
+            json={"logical_date": _iso(AS_OF), "conf": {}},
+        )
+        scored = api.wait("flight_delay_scoring", 1, cluster, 900, triggered["dag_run_id"])
+        ours = [r for r in scored if r["dag_run_id"] == triggered["dag_run_id"]]
+        assert [r["state"] for r in ours] == ["success"], scored
+        # Every task of our runs ran (a run outside the DAG's dates would be empty and green).
+        for dag_id, run in (("flight_delay_training", trained), ("flight_delay_scoring", ours[0])):
+            tasks = api.call("GET", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}/taskInstances")
+            states = {t["task_id"]: t["state"] for t in tasks["task_instances"]}
+            assert states and "failed" not in states.values(), (dag_id, states)
+
+        # Outputs: partitions, validation evidence, the registered champion, stamped predictions.
+        root = home / "data" / "lake"
+        for day in BACKFILL.days():
+            for layer, table in COMPARED:
+                assert lake.has_partition(root, layer, table, day), (layer, table, day)
+        client = registry.client(cluster.topology.mlflow_url)
+        champion = registry.get_champion(client, fd.MODEL_NAME)
+        assert champion is not None and champion.tags["promotion.decision"] == "promoted"
+        predictions = lake.read_partition(root, *scoring.PREDICTIONS, AS_OF)
+        assert predictions.num_rows > 0
+        assert set(predictions.column("model_version").to_pylist()) == {str(champion.version)}
+        assert set(predictions.column("mlflow_run_id").to_pylist()) == {champion.run_id}
+        with psycopg.connect(cluster.topology.dsn("app")) as conn:
+            published = conn.execute(
+                "SELECT count(*) FROM app.flight_delay_predictions WHERE flight_date = %s",
+                (AS_OF,),
+            ).fetchone()[0]
+        assert published == predictions.num_rows
+        # The API refuses anonymous callers (no all-admins mode).
+        anonymous = httpx.get(f"{cluster.topology.api_url}/api/v2/dags", timeout=30)
+        assert anonymous.status_code == 401
+    assert cluster.alive() == dict.fromkeys(cluster.processes, False)
+
+    # The same five days on the embedded default (SQLite, in-process dag.test) give the same rows.
+    embedded = home / "embedded-data"
+    env = {
+        **os.environ,
+        "NIGHTSHIFT_HOME": str(home / "embedded"),
+        "NIGHTSHIFT_LAKE_ROOT": str(embedded / "lake"),
+        "NIGHTSHIFT_LANDING_ROOT": str(embedded / "landing"),
+        "NIGHTSHIFT_AIRFLOW_HOME": str(home / "embedded" / "airflow"),
+    }
+    for key in list(env):
+        if key.startswith("AIRFLOW"):
+            del env[key]
+    nightshift = str(Path(sys.executable).parent / "nightshift")
+    subprocess.run(
+        [nightshift, "run-dag", "flights_daily", "--start", str(BACKFILL.start), "--end",
+         str(BACKFILL.end)],
+        env=env, check=True, timeout=900, capture_output=True,
+    )  # fmt: skip
+    for day in BACKFILL.days():
+        for layer, table in COMPARED:
+            assert _rows(embedded / "lake", layer, table, day).equals(
+                _rows(home / "data" / "lake", layer, table, day)
+            ), (layer, table, day)
