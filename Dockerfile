@@ -4,6 +4,13 @@ FROM apache/airflow:3.3.2-python3.11
 
 ENV NIGHTSHIFT_HOME=/opt/nightshift \
     PIP_NO_CACHE_DIR=1
+# Mount points of the named volumes, writable by the image's user (uid 50000, group 0): a new
+# volume takes the ownership of the directory it is mounted on.
+USER root
+RUN mkdir -p /opt/nightshift/data /opt/airflow/auth /opt/airflow/logs /mlartifacts \
+    && chown -R airflow:0 /opt/nightshift /opt/airflow/auth /opt/airflow/logs /mlartifacts \
+    && chmod -R g+rwX /opt/nightshift /opt/airflow/auth /opt/airflow/logs /mlartifacts
+USER airflow
 WORKDIR /opt/nightshift
 
 COPY --chown=airflow:root pyproject.toml README.md ./

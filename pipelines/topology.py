@@ -65,10 +65,16 @@ SERVICES = (
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free local ports (all held open while choosing, so none repeats)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
 
 
 @dataclass(frozen=True)
@@ -126,7 +132,7 @@ def airflow_env(t: Topology) -> dict[str, str]:
     }
 
 
-def mlflow_server_args(t: Topology, port: int) -> list[str]:
+def mlflow_server_args(t: Topology, port: int, host: str = "127.0.0.1") -> list[str]:
     """``mlflow server`` with the PostgreSQL backend store and a served artifact root."""
     return [
         "server",
@@ -135,9 +141,12 @@ def mlflow_server_args(t: Topology, port: int) -> list[str]:
         "--artifacts-destination",
         str(Path(t.home) / "mlartifacts"),
         "--host",
-        "127.0.0.1",
+        host,
         "--port",
         str(port),
         "--workers",
         "1",
+        # MLflow 3 checks the Host header (DNS-rebinding protection): name who may call it.
+        "--allowed-hosts",
+        ",".join(f"{h}:{port}" for h in (host, "localhost", "127.0.0.1")),
     ]

@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.topology import AIRFLOW_CONSTANTS, AIRFLOW_VARIABLES, SERVICES
+from pipelines.topology import (
+    AIRFLOW_CONSTANTS,
+    AIRFLOW_VARIABLES,
+    SERVICES,
+    Topology,
+    airflow_env,
+    mlflow_server_args,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = REPO_ROOT / "docker-compose.yml"
@@ -39,18 +46,52 @@ def test_the_services_are_the_topologys(compose: dict) -> None:
     assert set(compose["services"]) == set(SERVICES)
 
 
-@pytest.mark.parametrize(
-    "service", ["api-server", "scheduler", "dag-processor", "triggerer", "worker"]
+AIRFLOW_SERVICES = [
+    "airflow-init",
+    "api-server",
+    "scheduler",
+    "dag-processor",
+    "triggerer",
+    "worker",
+]
+# The topology as compose names it: hosts are service names, databases have the default prefix.
+COMPOSE_TOPOLOGY = Topology(
+    home=Path("/opt/nightshift"),
+    postgres="postgresql://USER:PASSWORD@postgres:5432",
+    redis="redis://redis:6379/0",
+    api_url="http://api-server:8080",
+    mlflow_url="http://mlflow:5000",
 )
+
+
+def _unsecret(value: str) -> str:
+    """``${POSTGRES_USER:?...}`` -> ``USER`` and so on, to compare URLs with the topology's."""
+    value = re.sub(r"\$\{POSTGRES_USER[^}]*\}", "USER", value)
+    return re.sub(r"\$\{POSTGRES_PASSWORD[^}]*\}", "PASSWORD", value)
+
+
+@pytest.mark.parametrize("service", AIRFLOW_SERVICES)
 def test_airflow_services_have_the_topologys_settings(compose: dict, service: str) -> None:
     env = _airflow_env(compose, service)
     for key, value in AIRFLOW_CONSTANTS.items():
         assert env.get(key) == value, f"{service}: {key}={env.get(key)!r}, topology has {value!r}"
-    assert set(env) == set(AIRFLOW_CONSTANTS) | set(AIRFLOW_VARIABLES) | COMPOSE_ONLY
-    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
-    assert env["AIRFLOW__CELERY__BROKER_URL"].startswith("redis://redis:")
-    assert env["NIGHTSHIFT_MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
-    assert "api-server:8080/execution/" in env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"]
+    extra = {"AIRFLOW_ADMIN_USER", "AIRFLOW_ADMIN_PASSWORD"} if service == "airflow-init" else set()
+    assert set(env) == set(AIRFLOW_CONSTANTS) | set(AIRFLOW_VARIABLES) | COMPOSE_ONLY | extra
+    # Connection settings: the same URLs as the topology's, with compose's hosts and secrets.
+    expected = airflow_env(COMPOSE_TOPOLOGY)
+    for key in (
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC",
+        "AIRFLOW__CELERY__BROKER_URL",
+        "AIRFLOW__CELERY__RESULT_BACKEND",
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+        "NIGHTSHIFT_HOME",
+        "NIGHTSHIFT_MLFLOW_TRACKING_URI",
+    ):
+        assert _unsecret(env[key]) == expected[key], f"{service}: {key}"
+    assert _unsecret(env["NIGHTSHIFT_PUBLISH_DSN"]) == COMPOSE_TOPOLOGY.dsn("app")
+    assert env["NIGHTSHIFT_SOURCE_KIND"] == "postgres"
 
 
 def test_every_long_running_service_has_a_healthcheck_and_waits_for_health(compose: dict) -> None:
@@ -79,22 +120,41 @@ def test_one_shared_lake_volume(compose: dict) -> None:
     assert "lake" in compose["volumes"]
 
 
-def test_mlflow_uses_postgres_and_an_artifact_volume(compose: dict) -> None:
-    command = compose["services"]["mlflow"]["command"]
-    store = command[command.index("--backend-store-uri") + 1]
-    assert store.startswith("postgresql+psycopg://") and store.endswith("/nightshift_mlflow")
-    assert command[command.index("--artifacts-destination") + 1] == "/mlartifacts"
+def test_mlflow_runs_the_topologys_server(compose: dict) -> None:
+    service = compose["services"]["mlflow"]
+    # The Airflow image's entrypoint would run `airflow mlflow ...`: the entrypoint is mlflow.
+    assert service["entrypoint"] == ["mlflow"]
+    command = [_unsecret(str(c)) for c in service["command"]]
+    expected = mlflow_server_args(COMPOSE_TOPOLOGY, 5000, host="0.0.0.0")
+    options = dict(zip(command[1::2], command[2::2], strict=False))
+    wanted = dict(zip(expected[1::2], expected[2::2], strict=False))
+    assert command[0] == expected[0] == "server"
+    assert options["--backend-store-uri"] == wanted["--backend-store-uri"]
+    assert options["--artifacts-destination"] == "/mlartifacts"
+    assert set(options) == set(wanted)
+    assert "mlflow:5000" in options["--allowed-hosts"].split(",")
+
+
+def test_the_image_is_pinned_and_owns_its_volumes() -> None:
+    dockerfile = (REPO_ROOT / "Dockerfile").read_text()
+    base = re.search(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE).group(1)
+    assert re.fullmatch(r"apache/airflow:3\.3\.2-python3\.11", base), base
+    for mount in ("/opt/nightshift/data", "/opt/airflow/auth", "/mlartifacts"):
+        assert mount in dockerfile, f"{mount} is not created for the image's user"
 
 
 def test_every_variable_is_in_env_example_and_no_secret_is_baked_in() -> None:
     text = COMPOSE.read_text()
-    variables = set(re.findall(r"(?<!\$)\$\{([A-Z0-9_]+)(?::-[^}]*)?\}", text))
+    variables = set(re.findall(r"(?<!\$)\$\{([A-Z0-9_]+)(?::?[-?][^}]*)?\}", text))
     example = (REPO_ROOT / ".env.example").read_text()
     documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", example, flags=re.MULTILINE))
     assert variables, "no ${VAR} in docker-compose.yml"
     assert not variables - documented, f"missing from .env.example: {variables - documented}"
     for secret in ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET"):
-        assert f"${{{secret}:-" not in text, f"{secret} has a default baked in"
+        uses = re.findall(r"\$\{" + secret + r"([^}]*)\}", text)
+        assert uses, secret
+        # Required, never defaulted: compose refuses to start without it.
+        assert all(u.startswith(":?") for u in uses), f"{secret}: {set(uses)}"
 
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")

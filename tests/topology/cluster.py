@@ -18,7 +18,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from pipelines.topology import Topology, airflow_env, free_port, mlflow_server_args
+from pipelines.topology import Topology, airflow_env, free_ports, mlflow_server_args
 
 BIN = Path(sys.executable).parent
 ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -30,7 +30,7 @@ class Cluster:
         # cannot take this run's tasks, nor this run another's.
         prefix = f"nightshift_topo_{os.getpid()}"
         self.home = home
-        api_port, self.mlflow_port = free_port(), free_port()
+        api_port, self.mlflow_port, health, worker_logs, trigger_logs = free_ports(5)
         self.topology = Topology(
             home=home,
             postgres="postgresql://postgres@127.0.0.1:5432",
@@ -45,26 +45,26 @@ class Cluster:
         self.api_port = api_port
         self.password = secrets.token_urlsafe(12)
         self.processes: dict[str, subprocess.Popen] = {}
-        self.env = {**os.environ, **airflow_env(self.topology)}
-        # The test session's embedded settings must not leak into the cluster's processes.
-        for key in ("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS",):
-            self.env.pop(key, None)
+        # Nothing of the test session's embedded configuration leaks in: only the topology's
+        # settings (what docker-compose.yml sets), the test's own, and free local ports.
+        self.env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW", "NIGHTSHIFT_", "MLFLOW_"))
+        }
         self.env.update(airflow_env(self.topology))
         self.env.update(settings or {})
-        for key in [
-            k for k in self.env if k.startswith("NIGHTSHIFT_") and k not in (settings or {})
-        ]:
-            if key not in airflow_env(self.topology):
-                del self.env[key]  # the test session's paths must not leak in
+        self.env.update(
+            {
+                "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(health),
+                "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(worker_logs),
+                "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(trigger_logs),
+            }
+        )
+        self._log_files: list = []
         self.logs = home / "process-logs"
 
     # --- set-up -----------------------------------------------------------------------------
-
-    def flush_broker(self) -> None:
-        """An empty Celery queue: nothing left over from an earlier run of the test."""
-        import redis
-
-        redis.Redis.from_url(self.topology.redis).flushdb()
 
     def create_databases(self) -> None:
         with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
@@ -92,6 +92,7 @@ class Cluster:
     def start(self, name: str, argv: list[str]) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
         out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 (closed in stop)
+        self._log_files.append(out)
         self.processes[name] = subprocess.Popen(
             argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -111,18 +112,24 @@ class Cluster:
         )
 
     def stop(self) -> None:
-        for proc in self.processes.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        for proc in self.processes.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(max(0.1, deadline - time.monotonic()))
-        for proc in self.processes.values():
-            if proc.poll() is None:
+        """SIGTERM every process group started, then SIGKILL every group (children of a leader
+        that already exited included), whatever happens in between."""
+        try:
+            for proc in self.processes.values():
                 with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+            deadline = time.monotonic() + 30
+            for proc in self.processes.values():
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(max(0.1, deadline - time.monotonic()))
+        finally:
+            for proc in self.processes.values():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(10)
+            for out in self._log_files:
+                out.close()
 
     def drop_databases(self) -> None:
         with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
@@ -179,7 +186,6 @@ def running(home: Path, settings: dict[str, str] | None = None) -> Iterator[Clus
     cluster = Cluster(home, settings)
     try:
         cluster.create_databases()
-        cluster.flush_broker()
         cluster.write_users()
         cluster.run("db", "migrate")
         cluster.start_all()
@@ -212,6 +218,16 @@ class Api:
 
     def unpause(self, dag_id: str) -> None:
         self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
+
+    def wait_for_dags(self, dag_ids: set[str], timeout: float = 120) -> None:
+        """Until the DAG processor has parsed and stored every one of ``dag_ids``."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = {d["dag_id"] for d in self.call("GET", "/dags", params={"limit": 100})["dags"]}
+            if dag_ids <= found:
+                return
+            time.sleep(2)
+        raise TimeoutError(f"DAGs not parsed after {timeout} s: {sorted(dag_ids)}")
 
     def runs(self, dag_id: str) -> list[dict]:
         return self.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
