@@ -63,10 +63,8 @@ from common.assets import (
     PREDICTIONS,
     WAREHOUSE,
 )
-from common.defaults import DEFAULT_ARGS, schedule_window
+from common.defaults import DEFAULT_ARGS, interval_params, schedule_window
 from common.failures import no_retry_on_permanent_errors
-
-DATE_PARAM = {"type": ["null", "string"], "format": "date"}
 
 
 @dag(
@@ -81,12 +79,7 @@ DATE_PARAM = {"type": ["null", "string"], "format": "date"}
     tags=["nightshift", "scoring", "monitoring", "flights"],
     doc_md=__doc__,
     params={
-        "start": Param(
-            None, description="First day (YYYY-MM-DD); default: interval start.", **DATE_PARAM
-        ),
-        "end": Param(
-            None, description="Day after the last (exclusive); default: interval end.", **DATE_PARAM
-        ),
+        **interval_params(),
         "model_version_policy": Param(
             "current_champion",
             enum=["current_champion", "champion_on_date"],

@@ -47,11 +47,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from airflow.sdk import CronTriggerTimetable, dag, task
 from common.assets import FLIGHT_FEATURES, QUARANTINE, RAW, VALIDATION_RESULTS, WAREHOUSE
-from common.defaults import DEFAULT_ARGS, schedule_window
-
-DATE_PARAM = {"type": ["null", "string"], "format": "date"}
+from common.defaults import DEFAULT_ARGS, interval_params, schedule_window
 
 
 @dag(
@@ -66,12 +64,7 @@ DATE_PARAM = {"type": ["null", "string"], "format": "date"}
     tags=["nightshift", "data-path", "flights"],
     doc_md=__doc__,
     params={
-        "start": Param(
-            None, description="First day (YYYY-MM-DD); default: interval start.", **DATE_PARAM
-        ),
-        "end": Param(
-            None, description="Day after the last (exclusive); default: interval end.", **DATE_PARAM
-        ),
+        **interval_params(),
     },
 )
 def flights_daily() -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
+from airflow.sdk import Param
+
 from pipelines.settings import get_settings
 
 OWNER = "data-platform"
@@ -15,6 +17,19 @@ DEFAULT_ARGS = {
     "retry_exponential_backoff": True,
     "execution_timeout": timedelta(hours=2),
 }
+
+
+def interval_params() -> dict[str, Param]:
+    """Params ``start``/``end`` (both or neither): one run over a range instead of the interval."""
+    date_param = {"type": ["null", "string"], "format": "date"}
+    return {
+        "start": Param(
+            None, description="First day (YYYY-MM-DD); default: interval start.", **date_param
+        ),
+        "end": Param(
+            None, description="Day after the last (exclusive); default: interval end.", **date_param
+        ),
+    }
 
 
 def schedule_window(lead_setting: str | None = None) -> dict[str, datetime | None]:

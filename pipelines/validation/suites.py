@@ -34,9 +34,9 @@ def _same_day(day: date) -> list[Check]:
     ]
 
 
-def flights_suite(day: date, bounds: RowCountBounds) -> list[Check]:
+def _planned_flight_checks(day: date, bounds: RowCountBounds) -> list[Check]:
+    """What a flight's schedule must satisfy, published ahead (schedule) or flown (flights)."""
     return [
-        columns_exactly(SCHEMAS["flights"].names),
         row_count_between(*bounds.flights),
         *(
             not_null(c)
@@ -54,6 +54,13 @@ def flights_suite(day: date, bounds: RowCountBounds) -> list[Check]:
         between("minute", 0, 59),
         between("distance", 1, 6_000),
         between("flight", 1, 9_999),
+    ]
+
+
+def flights_suite(day: date, bounds: RowCountBounds) -> list[Check]:
+    return [
+        columns_exactly(SCHEMAS["flights"].names),
+        *_planned_flight_checks(day, bounds),
         # A delay beyond two days or an arrival a day early is a data error, not a late flight.
         between("dep_delay", -MINUTES_PER_DAY, 2 * MINUTES_PER_DAY),
         between("arr_delay", -MINUTES_PER_DAY, 2 * MINUTES_PER_DAY),
@@ -69,23 +76,7 @@ def schedule_suite(day: date, bounds: RowCountBounds) -> list[Check]:
     """The published schedule of a day: the flights checks that need no outcome."""
     return [
         columns_exactly(SCHEMAS["schedule"].names),
-        row_count_between(*bounds.flights),
-        *(
-            not_null(c)
-            for c in ("carrier", "flight", "origin", "dest", "sched_dep_time", "time_hour")
-        ),
-        *(not_null(c) for c in ("sched_arr_time", "distance", "hour", "minute")),
-        unique(["carrier", "flight", "origin"]),
-        *_same_day(day),
-        in_set("origin", NYC_AIRPORTS),
-        matches("carrier", r"[A-Z0-9]{2}"),
-        matches("dest", r"[A-Z]{3}"),
-        between("sched_dep_time", 0, 2359),
-        between("sched_arr_time", 0, 2400),
-        between("hour", 0, 23),
-        between("minute", 0, 59),
-        between("distance", 1, 6_000),
-        between("flight", 1, 9_999),
+        *_planned_flight_checks(day, bounds),
         not_null("tailnum", severity="warning", mostly=0.95),
     ]
 
