@@ -131,12 +131,16 @@ def training_as_of(context: Mapping[str, Any]) -> date:
     return as_date(value)
 
 
+def _features_built(day: date) -> bool:
+    """Has flights_daily built ``features.flight_features`` of ``day``? (what the sensors poke)"""
+    ready = lake.has_partition(get_settings().lake_root, *training.FEATURE_TABLE, day)
+    log.info("features.flight_features dt=%s %s", day, "is built" if ready else "not built yet")
+    return ready
+
+
 def features_ready(context: Mapping[str, Any]) -> bool:
     """Sensor: are the features of the window's last day (``as_of`` - 1) built?"""
-    last = training_as_of(context) - timedelta(days=1)
-    ready = lake.has_partition(get_settings().lake_root, *training.FEATURE_TABLE, last)
-    log.info("features.flight_features dt=%s %s", last, "is built" if ready else "not built yet")
-    return ready
+    return _features_built(training_as_of(context) - timedelta(days=1))
 
 
 def train(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -203,11 +207,7 @@ def validate_next_day(context: Mapping[str, Any]) -> dict[str, Any]:
 
 def day_features_ready(context: Mapping[str, Any]) -> bool:
     """Sensor: has flights_daily built the features (the outcomes) of the interval's last day?"""
-    run = RunContext.from_airflow(context)
-    last = run.interval.end - timedelta(days=1)
-    ready = lake.has_partition(get_settings().lake_root, *training.FEATURE_TABLE, last)
-    log.info("features.flight_features dt=%s %s", last, "is built" if ready else "not built yet")
-    return ready
+    return _features_built(RunContext.from_airflow(context).interval.end - timedelta(days=1))
 
 
 def score_next_day(context: Mapping[str, Any]) -> dict[str, Any]:

@@ -516,7 +516,8 @@ def evaluate_and_promote(
     data = load_features(lake_root, holdout)
     _check(data, "holdout", 1, 100)
     current = registry.get_champion(client, name)
-    recorded = client.get_model_version(name, version).tags.get("promotion.champion_version")
+    registered = client.get_model_version(name, version)
+    recorded = registered.tags.get("promotion.champion_version")
     if current is not None and str(current.version) == version:
         # A rerun after the alias moved to this version: compare with the champion it replaced.
         champion_version = None if recorded in (None, "none") else recorded
@@ -538,7 +539,7 @@ def evaluate_and_promote(
         challenger, baseline, champ_metrics, margin, as_of_s, champion_as_of
     )
 
-    run_id = client.get_model_version(name, version).run_id
+    run_id = registered.run_id
     if run_id and champ_metrics is not None:
         for key, value in champ_metrics.as_dict("champion_").items():
             client.log_metric(run_id, key, value)
