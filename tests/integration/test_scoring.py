@@ -23,8 +23,8 @@ from pipelines.dates import Interval
 from pipelines.monitoring_report import write_report
 from pipelines.publish import publish_predictions
 from pipelines.sources.nycflights import day_of
-from pipelines.sources.postgres import ensure_database
 from tests.fixtures import real_lake
+from tests.fixtures.postgres import APP_DSN, empty_app_schema
 from tests.fixtures.synthetic_features import promote_synthetic_champion
 
 pytestmark = pytest.mark.integration
@@ -32,9 +32,6 @@ pytestmark = pytest.mark.integration
 SQL_ROOT = Path(__file__).resolve().parents[2] / "sql"
 ACTUALS = Interval.of("2013-01-01", "2013-01-04")
 SCORED = date(2013, 1, 4)  # the day after the actuals: its schedule and forecast are published
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-APP_DB = "nightshift_test_app"
-APP_DSN = f"postgresql://postgres@127.0.0.1:5432/{APP_DB}"
 
 
 @pytest.fixture(scope="module")
@@ -136,9 +133,7 @@ def test_champion_on_date_uses_the_registry_history(lake_root, champion) -> None
 
 
 def test_publish_upserts_one_day_idempotently(lake_root, champion) -> None:
-    ensure_database(ADMIN_DSN, APP_DB)
-    with psycopg.connect(APP_DSN, autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS test_publish CASCADE")
+    empty_app_schema("test_publish")
     _score(lake_root, champion)
     predictions = lake.read_partition(lake_root, *scoring.PREDICTIONS, SCORED)
 

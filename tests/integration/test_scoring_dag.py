@@ -20,8 +20,8 @@ from pipelines import lake, scoring
 from pipelines.airflow_runner import migrate_metadata_db, run_days
 from pipelines.dates import Interval
 from pipelines.settings import get_settings
-from pipelines.sources.postgres import ensure_database
 from tests.fixtures import real_lake
+from tests.fixtures.postgres import APP_DSN, empty_app_schema
 from tests.fixtures.synthetic_features import promote_synthetic_champion
 
 pytestmark = pytest.mark.integration
@@ -31,9 +31,6 @@ SQL_ROOT = Path(__file__).resolve().parents[2] / "sql"
 ACTUALS = Interval.of("2013-02-25", "2013-02-28")
 RUN_DAY = Interval.day("2013-02-27")
 SCORED = date(2013, 2, 28)
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
-APP_DB = "nightshift_test_app"
-APP_DSN = f"postgresql://postgres@127.0.0.1:5432/{APP_DB}"
 SCHEMA = "dag_test"
 
 
@@ -49,9 +46,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def env(built: Path, data_dir: Path, mlflow_store: str, monkeypatch: pytest.MonkeyPatch):
     shutil.copytree(built / "lake", data_dir / "lake")
     shutil.copytree(built / "landing", data_dir / "landing")
-    ensure_database(ADMIN_DSN, APP_DB)
-    with psycopg.connect(APP_DSN, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE")
+    empty_app_schema(SCHEMA)
     monkeypatch.setenv("NIGHTSHIFT_PUBLISH_DSN", APP_DSN)
     monkeypatch.setenv("NIGHTSHIFT_PUBLISH_SCHEMA", SCHEMA)
     monkeypatch.setenv("NIGHTSHIFT_REPORTS_ROOT", str(data_dir / "reports"))

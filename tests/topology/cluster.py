@@ -19,9 +19,9 @@ import psycopg
 from psycopg import sql
 
 from pipelines.topology import Topology, airflow_env, free_ports, mlflow_server_args
+from tests.fixtures.postgres import ADMIN_DSN
 
 BIN = Path(sys.executable).parent
-ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
 class Cluster:
