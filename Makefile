@@ -25,7 +25,7 @@ DEMO_LOG := data/demo-airflow.log
 # `airflow standalone` spawns `airflow` by name: the venv's bin must be on PATH.
 AIRFLOW_ENV = export PATH="$(CURDIR)/$(BIN):$$PATH" && eval "$$($(BIN)/nightshift airflow-env)"
 
-.PHONY: help install demo test lint format airflow mlflow warehouse clean
+.PHONY: help install demo test test-unit lint format airflow mlflow warehouse clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -60,9 +60,14 @@ endef
 test: $(STAMP) ## Run every test (PostgreSQL must be up on 127.0.0.1:5432)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP) ## ruff check and format check (fails, never fixes)
+test-unit: $(STAMP) ## The fast feedback loop: unit, layering and DAG tests (no Airflow runs, no services)
+	$(BIN)/python -m pytest tests/unit tests/dags tests/test_layering.py
+
+lint: $(STAMP) ## ruff (check and format), sqlfluff over sql/, mypy over pipelines/ (fails, never fixes)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint sql
+	$(BIN)/mypy
 
 format: $(STAMP) ## Apply ruff formatting and safe fixes
 	$(BIN)/ruff format .

@@ -18,11 +18,12 @@ import time
 from functools import partial
 from pathlib import Path
 
-from pipelines import features, ingest
 from pipelines.dates import Interval
-from pipelines.settings import REPO_ROOT
-from pipelines.sources.files import FilesSource, generate_landing
-from pipelines.validation import RowCountBounds
+from pipelines.features.build import build_flight_features
+from pipelines.ingest.extract import extract
+from pipelines.ingest.sources.files import FilesSource, generate_landing
+from pipelines.ingest.validate import validate_and_publish
+from pipelines.settings import REPO_ROOT, Settings
 
 
 def main() -> None:
@@ -39,18 +40,15 @@ def main() -> None:
     landing_seconds = time.perf_counter() - started
 
     source = FilesSource(args.landing)
+    bounds = Settings().row_count_bounds()
     timings: dict[str, list[float]] = {"extract": [], "validate": [], "features": []}
     for day in interval.days():
         one = Interval.day(day)
         run_id = f"bench__{day}"
         stages = {
-            "extract": partial(ingest.extract, source, args.lake, one, run_id),
-            "validate": partial(
-                ingest.validate_and_publish, args.lake, one, run_id, RowCountBounds()
-            ),
-            "features": partial(
-                features.build_flight_features, args.lake, REPO_ROOT / "sql", one, run_id
-            ),
+            "extract": partial(extract, source, args.lake, one, run_id),
+            "validate": partial(validate_and_publish, args.lake, one, run_id, bounds),
+            "features": partial(build_flight_features, args.lake, REPO_ROOT / "sql", one, run_id),
         }
         for stage, call in stages.items():
             t0 = time.perf_counter()

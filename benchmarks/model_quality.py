@@ -19,8 +19,9 @@ import time
 import uuid
 from pathlib import Path
 
-from pipelines import training
 from pipelines.settings import REPO_ROOT
+from pipelines.training.config import TrainingConfig
+from pipelines.training.train import train_challenger
 
 AS_OF = "2013-12-31"  # exclusive: the holdout's last day is 2013-12-30
 HOLDOUT_DAYS = 91  # 2013-10-01 .. 2013-12-30
@@ -35,11 +36,11 @@ def main() -> None:
     parser.add_argument("--search-budget", type=int, default=0)
     args = parser.parse_args()
 
-    config = training.TrainingConfig(
+    config = TrainingConfig(
         window_days=WINDOW_DAYS, holdout_days=HOLDOUT_DAYS, search_budget=args.search_budget
     )
     started = time.perf_counter()
-    result = training.train_challenger(
+    result = train_challenger(
         args.lake,
         args.mlflow,
         bench / "mlartifacts",

@@ -64,7 +64,6 @@ from common.assets import (
     WAREHOUSE,
 )
 from common.defaults import DEFAULT_ARGS, interval_params, schedule_window
-from common.failures import no_retry_on_permanent_errors
 
 
 @dag(
@@ -90,45 +89,43 @@ from common.failures import no_retry_on_permanent_errors
 def flight_delay_scoring() -> None:
     @task(retries=3, retry_delay=timedelta(minutes=10))
     def extract_next_day(**context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import scoring as tasks
 
         return tasks.extract_next_day(context)
 
     @task(retries=0, outlets=NEXT_DAY_RAW)
     def validate_next_day(**context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import scoring as tasks
 
         return tasks.validate_next_day(context)
 
     @task.sensor(poke_interval=300, timeout=6 * 3600, mode="reschedule", inlets=[FLIGHT_FEATURES])
     def wait_for_features(**context) -> bool:
-        from pipelines import tasks
+        from pipelines.tasks import scoring as tasks
 
         return tasks.day_features_ready(context)
 
     @task(inlets=[MODEL_REGISTRY], outlets=[PREDICTIONS])
     def score_next_day(**context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import scoring as tasks
 
-        with no_retry_on_permanent_errors():
-            return tasks.score_next_day(context)
+        return tasks.score_next_day(context)
 
     @task(retries=3, retry_delay=timedelta(minutes=5))
     def publish_predictions(**context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import scoring as tasks
 
         return tasks.publish_predictions(context)
 
     @task(trigger_rule="all_done", outlets=MONITORING)
     def monitor(**context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import scoring as tasks
 
-        with no_retry_on_permanent_errors():
-            return tasks.monitor(context)
+        return tasks.monitor(context)
 
     @task(outlets=[MODEL_ALERT])
     def raise_alert(monitored: dict, **context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import scoring as tasks
 
         alert = tasks.model_alert(context, monitored)
         if alert is None:
@@ -138,9 +135,9 @@ def flight_delay_scoring() -> None:
 
     @task(trigger_rule="all_done", outlets=[WAREHOUSE])
     def refresh_warehouse(**context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import common
 
-        return tasks.refresh_warehouse(context)
+        return common.refresh_warehouse(context)
 
     # monitor and refresh_warehouse run even after a failure (all_done), so as leaves they would
     # make the run look successful: this watcher fails the run whenever any task failed.

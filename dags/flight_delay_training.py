@@ -39,7 +39,8 @@ from datetime import timedelta
 from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
 from common.assets import FLIGHT_FEATURES, MODEL_ALERT, MODEL_REGISTRY
 from common.defaults import DEFAULT_ARGS, schedule_window
-from common.failures import no_retry_on_permanent_errors
+
+from pipelines.training.config import PARAMS as TRAINING_PARAMS
 
 
 @dag(
@@ -57,27 +58,18 @@ from common.failures import no_retry_on_permanent_errors
     default_args=DEFAULT_ARGS,
     tags=["nightshift", "training", "flights"],
     doc_md=__doc__,
+    # The form's fields, defaults and bounds come from the run's own config (one definition).
     params={
-        "window_days": Param(
-            182, type="integer", minimum=21, maximum=730, description="Trailing days to use."
-        ),
-        "holdout_days": Param(
-            14, type="integer", minimum=1, maximum=90, description="Last days held out."
-        ),
-        "promotion_margin": Param(
-            0.002,
-            type="number",
-            minimum=0,
-            maximum=0.1,
-            description="ROC-AUC gain over the champion needed to move @champion.",
-        ),
-        "search_budget": Param(
-            0,
-            type="integer",
-            minimum=0,
-            maximum=50,
-            description="Randomized-search trials (0: the reviewed params.json).",
-        ),
+        **{
+            name: Param(
+                spec.default,
+                type=spec.json_type,
+                minimum=spec.minimum,
+                maximum=spec.maximum,
+                description=spec.description,
+            )
+            for name, spec in TRAINING_PARAMS.items()
+        },
         "as_of": Param(
             None,
             type=["null", "string"],
@@ -89,24 +81,22 @@ from common.failures import no_retry_on_permanent_errors
 def flight_delay_training() -> None:
     @task.sensor(poke_interval=600, timeout=12 * 3600, mode="reschedule", inlets=[FLIGHT_FEATURES])
     def wait_for_features(**context) -> bool:
-        from pipelines import tasks
+        from pipelines.tasks import training as tasks
 
         return tasks.features_ready(context)
 
     # A fit is deterministic; retries only cover infrastructure (MLflow store, disk).
     @task(retries=1, outlets=[MODEL_REGISTRY])
     def train(**context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import training as tasks
 
-        with no_retry_on_permanent_errors():
-            return tasks.train(context)
+        return tasks.train(context)
 
     @task(outlets=[MODEL_REGISTRY])
     def evaluate_and_promote(trained: dict, **context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import training as tasks
 
-        with no_retry_on_permanent_errors():
-            return tasks.evaluate_and_promote(context, trained)
+        return tasks.evaluate_and_promote(context, trained)
 
     trained = train()
     wait_for_features() >> trained

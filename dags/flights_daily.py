@@ -70,28 +70,28 @@ from common.defaults import DEFAULT_ARGS, interval_params, schedule_window
 def flights_daily() -> None:
     @task(retries=3, retry_delay=timedelta(minutes=10))
     def extract(**context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import flights_daily as tasks
 
         return tasks.extract(context)
 
     # Validation is deterministic: retrying the same data cannot help.
     @task(retries=0, outlets=[*RAW, *QUARANTINE, VALIDATION_RESULTS])
     def validate_and_publish(**context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import flights_daily as tasks
 
         return tasks.validate_and_publish(context)
 
     @task(depends_on_past=True, outlets=[FLIGHT_FEATURES])
     def build_features(**context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import flights_daily as tasks
 
         return tasks.build_features(context)
 
     @task(outlets=[WAREHOUSE])
     def refresh_warehouse(**context) -> dict:
-        from pipelines import tasks
+        from pipelines.tasks import common
 
-        return tasks.refresh_warehouse(context)
+        return common.refresh_warehouse(context)
 
     extract() >> validate_and_publish() >> build_features() >> refresh_warehouse()
 

@@ -7,6 +7,7 @@ repository root, so a task process started by Airflow in any working directory f
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -116,6 +117,43 @@ class Settings(BaseSettings):
                 "(for example postgresql://postgres@127.0.0.1:5432/nightshift_source)"
             )
         return self
+
+    def thresholds(self) -> Thresholds:
+        """The monitoring thresholds, from the ``monitor_*`` settings."""
+        return Thresholds(
+            min_roc_auc=self.monitor_min_roc_auc,
+            max_brier=self.monitor_max_brier,
+            max_psi=self.monitor_max_psi,
+            max_missing_increase=self.monitor_max_missing_increase,
+            min_labelled_flights=self.monitor_min_labelled_flights,
+        )
+
+    def row_count_bounds(self) -> RowCountBounds:
+        """How many rows a day of the daily tables may have, from the ``*_per_day`` settings."""
+        return RowCountBounds(
+            flights=(self.min_flights_per_day, self.max_flights_per_day),
+            weather=(self.min_weather_rows_per_day, self.max_weather_rows_per_day),
+        )
+
+
+# The settings above are the one source of these values: the dataclasses have no defaults.
+@dataclass(frozen=True)
+class Thresholds:
+    """Monitoring thresholds: crossing one raises the model alert."""
+
+    min_roc_auc: float
+    max_brier: float
+    max_psi: float
+    max_missing_increase: float
+    min_labelled_flights: int
+
+
+@dataclass(frozen=True)
+class RowCountBounds:
+    """How many rows one day of a daily table may have before the day is blocked."""
+
+    flights: tuple[int, int]
+    weather: tuple[int, int]
 
 
 @lru_cache(maxsize=1)

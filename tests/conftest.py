@@ -23,7 +23,7 @@ os.environ.pop("NIGHTSHIFT_SOURCE_DSN", None)
 os.environ.pop("NIGHTSHIFT_MLFLOW_TRACKING_URI", None)
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 
-from pipelines.airflow_env import embedded_airflow_env  # noqa: E402
+from pipelines.ops.airflow_env import embedded_airflow_env  # noqa: E402
 from pipelines.settings import Settings, get_settings  # noqa: E402
 
 for _key, _value in embedded_airflow_env(Settings()).items():

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipelines.topology import (
+from tests.topology.topology import (
     AIRFLOW_CONSTANTS,
     AIRFLOW_VARIABLES,
     SERVICES,

@@ -1,4 +1,4 @@
-"""Airflow Assets for the lake tables the DAGs produce and consume.
+"""Airflow Assets for the lake tables the DAGs produce and consume, from the table registry.
 
 The URI names the table in the lake, not a path on one machine, so the same asset means the same
 table on a laptop and in production.
@@ -8,26 +8,23 @@ from __future__ import annotations
 
 from airflow.sdk import Asset
 
-
-def lake_table(layer: str, table: str) -> Asset:
-    return Asset(name=f"{layer}.{table}", uri=f"nightshift://lake/{layer}/{table}")
+from pipelines import tables
 
 
-SOURCE_TABLES = ("flights", "weather", "planes", "airports", "airlines")
+def lake_table(table: tables.LakeTable) -> Asset:
+    return Asset(name=table.qualified, uri=f"nightshift://lake/{table.layer}/{table.name}")
 
-RAW = [lake_table("raw", t) for t in SOURCE_TABLES]
-QUARANTINE = [lake_table("quarantine", t) for t in SOURCE_TABLES]
-VALIDATION_RESULTS = lake_table("quality", "validation_results")
-FLIGHT_FEATURES = lake_table("features", "flight_features")
+
+RAW = [lake_table(tables.raw(t)) for t in tables.SOURCE_TABLES]
+QUARANTINE = [lake_table(tables.quarantine(t)) for t in tables.SOURCE_TABLES]
+VALIDATION_RESULTS = lake_table(tables.VALIDATION_RESULTS)
+FLIGHT_FEATURES = lake_table(tables.FLIGHT_FEATURES)
 WAREHOUSE = Asset(name="warehouse", uri="nightshift://warehouse/catalog")
 # Registered versions of the flight_delay model (the MLflow registry, not a lake table).
 MODEL_REGISTRY = Asset(name="models.flight_delay", uri="nightshift://registry/flight_delay")
-NEXT_DAY_RAW = [lake_table("raw", t) for t in ("schedule", "weather_forecast")]
-PREDICTIONS = lake_table("scores", "flight_delay_predictions")
-MONITORING = [
-    lake_table("monitoring", t)
-    for t in ("model_performance_daily", "calibration_by_band_daily", "feature_drift_daily")
-]
+NEXT_DAY_RAW = [lake_table(tables.raw(t)) for t in tables.NEXT_DAY_TABLES]
+PREDICTIONS = lake_table(tables.PREDICTIONS)
+MONITORING = [lake_table(t) for t in tables.MONITORING_TABLES]
 # Emitted only when a monitoring threshold is crossed; flight_delay_training is scheduled on it.
 MODEL_ALERT = Asset(
     name="models.flight_delay_alert", uri="nightshift://registry/flight_delay/alert"

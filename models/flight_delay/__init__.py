@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.ensemble import HistGradientBoostingClassifier
@@ -68,6 +69,9 @@ FEATURES = CATEGORICAL + NUMERIC
 
 # The naive baseline a model must beat: the route's smoothed trailing delay rate.
 BASELINE_FEATURE = "route_delay_rate_28d"
+# The baseline's fallback when a route has no history: the trailing rate of all flights, then the
+# same 20% prior the feature SQL smooths toward.
+PRIOR_DELAY_RATE = 0.2
 
 # Types skops may load beyond its defaults, each reviewed (listed by skops.io.get_untrusted_types
 # for this pipeline): the booster's fitted trees, and the validation helper its ColumnTransformer
@@ -142,3 +146,27 @@ def feature_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out[NUMERIC] = out[NUMERIC].astype("float64")
     out[CATEGORICAL] = out[CATEGORICAL].astype("object")
     return out
+
+
+def predict(model: Any, frame: pd.DataFrame) -> np.ndarray:
+    """P(delayed) for each row, with the columns *this model* was fitted on.
+
+    The one way training, promotion and scoring ask a fitted model for probabilities. A champion
+    fitted before a feature change still scores: it gets its own columns (the feature table keeps
+    every column it ever had), typed as at fit time.
+    """
+    columns = list(getattr(model, "feature_names_in_", FEATURES))
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"the model needs columns the frame lacks: {missing}")
+    x = frame[columns].copy()
+    for c in columns:
+        x[c] = x[c].astype("object" if c in CATEGORICAL else "float64")
+    return model.predict_proba(x)[:, 1]
+
+
+def baseline_probability(frame: pd.DataFrame) -> np.ndarray:
+    """The naive forecast a model must beat: the route's trailing 28-day delay rate."""
+    rate = frame[BASELINE_FEATURE].astype("float64")
+    rate = rate.fillna(frame["all_flights_delay_rate_28d"].astype("float64"))
+    return rate.fillna(PRIOR_DELAY_RATE).clip(0.0, 1.0).to_numpy()

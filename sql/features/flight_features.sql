@@ -6,10 +6,12 @@
 -- with flight_date < $feature_date). Two documented exceptions:
 --   * label_* columns: the outcome of the flight itself (what the model learns to predict);
 --   * wx_* columns: the observed weather at the scheduled hour (and the hours before it, and the
---     day's totals), a stand-in for the forecast an airline would have the evening before. Observed weather is better than any forecast, so
---     offline metrics are optimistic on weather-driven days.
+--     day's totals), a stand-in for the forecast an airline would have the evening before.
+--     Observed weather is better than any forecast, so offline metrics are optimistic on
+--     weather-driven days.
 -- Delay rates are smoothed toward the trailing 28-day rate of all flights, with the weight of
--- 20 flights (the `prior` CTE), so a route seen twice does not get a rate of 0% or 100%.
+-- 20 flights (the `prior` CTE; the macro smoothed_rate in sql/macros), so a route seen twice does
+-- not get a rate of 0% or 100%.
 with
 
 schedule as (
@@ -27,9 +29,10 @@ history as (
         *,
         cast($feature_date as date) - flight_date as days_before
     from staging.stg_flight_outcomes
-    where flight_date >= cast($feature_date as date) - 28
-      and flight_date < $feature_date
-      and is_delayed is not null
+    where
+        flight_date >= cast($feature_date as date) - 28
+        and flight_date < $feature_date
+        and is_delayed is not null
 ),
 
 weather as (
@@ -60,7 +63,8 @@ weather_day as (
 planes as (
     select * from staging.stg_planes
     where snapshot_date = (
-        select max(snapshot_date) from staging.stg_planes where snapshot_date <= $feature_date
+        select max(earlier.snapshot_date) from staging.stg_planes as earlier
+        where earlier.snapshot_date <= $feature_date
     )
 ),
 
@@ -96,25 +100,40 @@ origin_rates as (
 ),
 
 origin_hour_rates as (
-    select origin, sched_dep_hour, count(*) as n_28d, count(*) filter (where is_delayed) as delayed_28d
+    select
+        origin,
+        sched_dep_hour,
+        count(*) as n_28d,
+        count(*) filter (where is_delayed) as delayed_28d
     from history
     group by origin, sched_dep_hour
 ),
 
 dest_rates as (
-    select dest, count(*) as n_28d, count(*) filter (where is_delayed) as delayed_28d
+    select
+        dest,
+        count(*) as n_28d,
+        count(*) filter (where is_delayed) as delayed_28d
     from history
     group by dest
 ),
 
 route_rates as (
-    select origin, dest, count(*) as n_28d, count(*) filter (where is_delayed) as delayed_28d
+    select
+        origin,
+        dest,
+        count(*) as n_28d,
+        count(*) filter (where is_delayed) as delayed_28d
     from history
     group by origin, dest
 ),
 
 flight_number_rates as (
-    select carrier, flight_number, count(*) as n_28d, count(*) filter (where is_delayed) as delayed_28d
+    select
+        carrier,
+        flight_number,
+        count(*) as n_28d,
+        count(*) filter (where is_delayed) as delayed_28d
     from history
     group by carrier, flight_number
 ),
@@ -137,8 +156,10 @@ final as (
         dayofyear(s.flight_date) as day_of_year,
         s.distance_miles,
         -- Scheduled block time in minutes, both ends in local clock time (wraps past midnight).
-        ((s.sched_arr_time // 100 * 60 + s.sched_arr_time % 100)
-            - s.sched_dep_minute_of_day + 1440) % 1440 as sched_block_minutes,
+        (
+            (s.sched_arr_time // 100 * 60 + s.sched_arr_time % 100)
+            - s.sched_dep_minute_of_day + 1440
+        ) % 1440 as sched_block_minutes,
         count(*) over (partition by s.origin, s.sched_dep_hour) as origin_departures_same_hour,
         count(*) over (partition by s.origin) as origin_departures_day,
         -- The aircraft's n-th scheduled departure from NYC that day (delays accumulate by leg).
@@ -148,25 +169,17 @@ final as (
         ) end as tail_leg_of_day,
 
         -- Trailing delay rates (days before the flight's day only), smoothed toward the prior
-        (coalesce(c.delayed_7d, 0) + p.rate * p.weight) / (coalesce(c.n_7d, 0) + p.weight)
-            as carrier_delay_rate_7d,
-        (coalesce(c.delayed_28d, 0) + p.rate * p.weight) / (coalesce(c.n_28d, 0) + p.weight)
-            as carrier_delay_rate_28d,
+        smoothed_rate(c.delayed_7d, c.n_7d, p.rate, p.weight) as carrier_delay_rate_7d,
+        smoothed_rate(c.delayed_28d, c.n_28d, p.rate, p.weight) as carrier_delay_rate_28d,
         c.mean_dep_delay_7d as carrier_mean_dep_delay_7d,
-        (coalesce(o.delayed_1d, 0) + p.rate * p.weight) / (coalesce(o.n_1d, 0) + p.weight)
-            as origin_delay_rate_1d,
-        (coalesce(o.delayed_7d, 0) + p.rate * p.weight) / (coalesce(o.n_7d, 0) + p.weight)
-            as origin_delay_rate_7d,
+        smoothed_rate(o.delayed_1d, o.n_1d, p.rate, p.weight) as origin_delay_rate_1d,
+        smoothed_rate(o.delayed_7d, o.n_7d, p.rate, p.weight) as origin_delay_rate_7d,
         o.mean_dep_delay_1d as origin_mean_dep_delay_1d,
-        (coalesce(oh.delayed_28d, 0) + p.rate * p.weight) / (coalesce(oh.n_28d, 0) + p.weight)
-            as origin_hour_delay_rate_28d,
-        (coalesce(d.delayed_28d, 0) + p.rate * p.weight) / (coalesce(d.n_28d, 0) + p.weight)
-            as dest_delay_rate_28d,
-        (coalesce(r.delayed_28d, 0) + p.rate * p.weight) / (coalesce(r.n_28d, 0) + p.weight)
-            as route_delay_rate_28d,
+        smoothed_rate(oh.delayed_28d, oh.n_28d, p.rate, p.weight) as origin_hour_delay_rate_28d,
+        smoothed_rate(d.delayed_28d, d.n_28d, p.rate, p.weight) as dest_delay_rate_28d,
+        smoothed_rate(r.delayed_28d, r.n_28d, p.rate, p.weight) as route_delay_rate_28d,
         coalesce(r.n_28d, 0) as route_flights_28d,
-        (coalesce(f.delayed_28d, 0) + p.rate * p.weight) / (coalesce(f.n_28d, 0) + p.weight)
-            as flight_number_delay_rate_28d,
+        smoothed_rate(f.delayed_28d, f.n_28d, p.rate, p.weight) as flight_number_delay_rate_28d,
         p.rate as all_flights_delay_rate_28d,
 
         -- Aircraft (from the newest reference snapshot on or before the day)
@@ -194,21 +207,22 @@ final as (
         oc.is_delayed as label_is_delayed
     from schedule as s
     cross join prior as p
-    left join carrier_rates as c on c.carrier = s.carrier
-    left join origin_rates as o on o.origin = s.origin
+    left join carrier_rates as c on s.carrier = c.carrier
+    left join origin_rates as o on s.origin = o.origin
     left join origin_hour_rates as oh
-        on oh.origin = s.origin and oh.sched_dep_hour = s.sched_dep_hour
-    left join dest_rates as d on d.dest = s.dest
-    left join route_rates as r on r.origin = s.origin and r.dest = s.dest
+        on s.origin = oh.origin and s.sched_dep_hour = oh.sched_dep_hour
+    left join dest_rates as d on s.dest = d.dest
+    left join route_rates as r on s.origin = r.origin and s.dest = r.dest
     left join flight_number_rates as f
-        on f.carrier = s.carrier and f.flight_number = s.flight_number
-    left join planes as pl on pl.tailnum = s.tailnum
-    left join weather as w on w.origin = s.origin and w.observed_hour_utc = s.sched_dep_hour_utc
-    left join weather_day as wd on wd.origin = s.origin
+        on s.carrier = f.carrier and s.flight_number = f.flight_number
+    left join planes as pl on s.tailnum = pl.tailnum
+    left join weather as w on s.origin = w.origin and s.sched_dep_hour_utc = w.observed_hour_utc
+    left join weather_day as wd on s.origin = wd.origin
     left join outcomes as oc
-        on oc.carrier = s.carrier
-        and oc.flight_number = s.flight_number
-        and oc.origin = s.origin
+        on
+            s.carrier = oc.carrier
+            and s.flight_number = oc.flight_number
+            and s.origin = oc.origin
 )
 
 select * from final

@@ -9,12 +9,19 @@ predictions as (
 ),
 
 outcomes as (
-    select flight_date, carrier, flight_number, origin, label_is_delayed
+    select
+        flight_date,
+        carrier,
+        flight_number,
+        origin,
+        label_is_delayed
     from features.flight_features
 ),
 
 joined as (
-    select p.*, o.label_is_delayed
+    select
+        p.*,
+        o.label_is_delayed
     from predictions as p
     left join outcomes as o using (flight_date, carrier, flight_number, origin)
 ),

@@ -14,13 +14,13 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pytest
 
-from pipelines import lake
-from pipelines.airflow_runner import DayRun, migrate_metadata_db, run_days
 from pipelines.dates import Interval
-from pipelines.ingest import DataValidationError, validate_and_publish
+from pipelines.ingest.sources.files import generate_landing, landing_file
+from pipelines.ingest.sources.nycflights import day_of
+from pipelines.ingest.validate import DataValidationError, validate_and_publish
+from pipelines.ops.airflow_runner import DayRun, migrate_metadata_db, run_days
 from pipelines.settings import get_settings
-from pipelines.sources.files import generate_landing, landing_file
-from pipelines.sources.nycflights import day_of
+from pipelines.storage import lake
 
 pytestmark = pytest.mark.integration
 
@@ -186,7 +186,9 @@ def test_damaged_day_is_blocked_and_earlier_data_untouched(lake_env) -> None:
 
     # What the task log says: the table, the day, the check and the count.
     with pytest.raises(DataValidationError) as excinfo:
-        validate_and_publish(root, Interval.day(JAN_3), "direct-call")
+        validate_and_publish(
+            root, Interval.day(JAN_3), "direct-call", get_settings().row_count_bounds()
+        )
     message = str(excinfo.value)
     for expected in ("flights", "2013-01-03", "distance.between", "3 of"):
         assert expected in message, f"{expected!r} not in:\n{message}"

@@ -18,10 +18,10 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from pipelines.sources import SourceDataMissing
-from pipelines.sources.nycflights import day_of
-from pipelines.sources.postgres import PostgresSource, ensure_database, load_nycflights13
-from pipelines.sources.schemas import SCHEMAS
+from pipelines.ingest.sources.base import SourceDataMissing
+from pipelines.ingest.sources.nycflights import day_of
+from pipelines.ingest.sources.postgres import PostgresSource, ensure_database, load_nycflights13
+from pipelines.ingest.sources.schemas import SCHEMAS
 from tests.fixtures.postgres import ADMIN_DSN
 
 pytestmark = pytest.mark.integration

@@ -8,6 +8,7 @@ not how good the model is. The lake is built once per module and copied for each
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -17,12 +18,17 @@ import pyarrow.compute as pc
 import pytest
 
 import models.flight_delay as fd
-from pipelines import dictionary, lake, monitoring, registry, scoring
-from pipelines.catalog import build_warehouse
+from pipelines import tables
 from pipelines.dates import Interval
-from pipelines.monitoring_report import write_report
-from pipelines.publish import publish_predictions
-from pipelines.sources.nycflights import day_of
+from pipelines.ingest.sources.nycflights import day_of
+from pipelines.monitoring.monitor import monitor_day
+from pipelines.monitoring.report import write_report
+from pipelines.ops import dictionary
+from pipelines.serving import scoring
+from pipelines.serving.publish import publish_predictions
+from pipelines.settings import Settings
+from pipelines.storage import lake, registry
+from pipelines.storage.warehouse import build_warehouse
 from tests.fixtures import real_lake
 from tests.fixtures.postgres import APP_DSN, empty_app_schema
 from tests.fixtures.synthetic_features import promote_synthetic_champion
@@ -63,7 +69,7 @@ def test_scores_every_planned_flight_stamped_with_model_and_run(lake_root, champ
     summary = _score(lake_root, champion)
     planned = day_of("schedule", SCORED).num_rows
     assert summary.rows == planned
-    table = lake.read_partition(lake_root, *scoring.PREDICTIONS, SCORED)
+    table = lake.read_partition(lake_root, *tables.PREDICTIONS.address, SCORED)
     client = registry.client(champion)
     version = registry.get_champion(client, fd.MODEL_NAME)
     assert table.num_rows == planned
@@ -84,9 +90,9 @@ def test_scores_every_planned_flight_stamped_with_model_and_run(lake_root, champ
 
 def test_rescoring_a_day_replaces_it_with_identical_rows(lake_root, champion) -> None:
     _score(lake_root, champion, "run-a")
-    first = lake.read_partition(lake_root, *scoring.PREDICTIONS, SCORED)
+    first = lake.read_partition(lake_root, *tables.PREDICTIONS.address, SCORED)
     _score(lake_root, champion, "run-b")
-    second = lake.read_partition(lake_root, *scoring.PREDICTIONS, SCORED)
+    second = lake.read_partition(lake_root, *tables.PREDICTIONS.address, SCORED)
     assert second.num_rows == first.num_rows
     data = [c for c in first.column_names if c != lake.RUN_ID_COLUMN]
     assert second.select(data).equals(first.select(data))
@@ -100,9 +106,9 @@ def test_scoring_features_equal_the_features_built_after_the_day(lake_root, cham
     landing = lake_root.parent / "landing"
     real_lake.publish_actuals(lake_root, landing, SQL_ROOT, Interval.day(SCORED))
     _score(lake_root, champion)
-    served = lake.read_partition(lake_root, *scoring.SCORING_FEATURES, SCORED)
+    served = lake.read_partition(lake_root, *tables.SCORING_FEATURES.address, SCORED)
     assert served.column(fd.LABEL).null_count == served.num_rows  # nothing of the day leaked
-    trained = lake.read_partition(lake_root, "features", "flight_features", SCORED)
+    trained = lake.read_partition(lake_root, *tables.FLIGHT_FEATURES.address, SCORED)
     assert trained.column(fd.LABEL).null_count < trained.num_rows  # the actuals were there
     columns = [
         c for c in trained.column_names if not c.startswith("label_") and c != lake.RUN_ID_COLUMN
@@ -114,11 +120,11 @@ def test_scoring_features_equal_the_features_built_after_the_day(lake_root, cham
 def test_without_a_champion_scoring_fails_saying_how_to_train_one(lake_root, mlflow_store) -> None:
     with pytest.raises(registry.NoChampionError, match="flight_delay_training"):
         _score(lake_root, mlflow_store)
-    assert not lake.has_partition(lake_root, *scoring.PREDICTIONS, SCORED)
+    assert not lake.has_partition(lake_root, *tables.PREDICTIONS.address, SCORED)
 
 
 def test_missing_next_day_feed_is_named(lake_root, champion) -> None:
-    lake.delete_partition(lake_root, "raw", "schedule", SCORED)
+    lake.delete_partition(lake_root, *tables.raw("schedule").address, SCORED)
     with pytest.raises(scoring.ScoringInputMissing, match=r"raw.schedule dt=2013-01-04"):
         _score(lake_root, champion)
 
@@ -135,7 +141,7 @@ def test_champion_on_date_uses_the_registry_history(lake_root, champion) -> None
 def test_publish_upserts_one_day_idempotently(lake_root, champion) -> None:
     empty_app_schema("test_publish")
     _score(lake_root, champion)
-    predictions = lake.read_partition(lake_root, *scoring.PREDICTIONS, SCORED)
+    predictions = lake.read_partition(lake_root, *tables.PREDICTIONS.address, SCORED)
 
     def rows() -> list[tuple]:
         with psycopg.connect(APP_DSN) as conn:
@@ -177,31 +183,40 @@ def test_monitoring_measures_the_scored_day_once_its_outcomes_arrive(
     real_lake.publish_actuals(
         lake_root, lake_root.parent / "landing", SQL_ROOT, Interval.day(SCORED)
     )
-    limits = monitoring.Thresholds(min_labelled_flights=10)
-    summary = monitoring.monitor_day(lake_root, champion, SCORED, "mon", limits)
-    perf = lake.read_partition(lake_root, *monitoring.PERFORMANCE, SCORED).to_pylist()
+    limits = replace(Settings().thresholds(), min_labelled_flights=10)
+    summary = monitor_day(lake_root, champion, SCORED, "mon", limits)
+    perf = lake.read_partition(
+        lake_root, *tables.MODEL_PERFORMANCE_DAILY.address, SCORED
+    ).to_pylist()
     assert len(perf) == 1
-    outcomes = lake.read_partition(lake_root, "features", "flight_features", SCORED)
+    outcomes = lake.read_partition(lake_root, *tables.FLIGHT_FEATURES.address, SCORED)
     labelled = outcomes.num_rows - outcomes.column(fd.LABEL).null_count
     assert perf[0]["flights_scored"] == day_of("schedule", SCORED).num_rows
     assert perf[0]["flights_labelled"] == labelled
     actual = pc.mean(outcomes.column(fd.LABEL).cast("int8")).as_py()
     assert perf[0]["actual_delay_rate"] == pytest.approx(actual)
     assert 0 <= perf[0]["roc_auc"] <= 1
-    bands = lake.read_partition(lake_root, *monitoring.CALIBRATION, SCORED).to_pylist()
+    bands = lake.read_partition(
+        lake_root, *tables.CALIBRATION_BY_BAND_DAILY.address, SCORED
+    ).to_pylist()
     assert sum(b["flights_labelled"] for b in bands) == labelled
-    drift = lake.read_partition(lake_root, *monitoring.DRIFT, SCORED).to_pylist()
+    drift = lake.read_partition(lake_root, *tables.FEATURE_DRIFT_DAILY.address, SCORED).to_pylist()
     assert {d["feature"] for d in drift} == set(fd.FEATURES)
     assert all(d["model_version"] == "1" for d in drift)
     # Real January flights against a synthetic training profile: drift is flagged.
     assert any(d["drifted"] for d in drift)
     assert any("drifted" in a for a in summary.alerts)
     # A day that was never scored is monitored as empty, and says so.
-    empty = monitoring.monitor_day(lake_root, champion, date(2013, 1, 3), "mon", limits)
+    empty = monitor_day(lake_root, champion, date(2013, 1, 3), "mon", limits)
     assert empty.performance is None
-    assert lake.read_partition(lake_root, *monitoring.PERFORMANCE, date(2013, 1, 3)).num_rows == 0
+    assert (
+        lake.read_partition(
+            lake_root, *tables.MODEL_PERFORMANCE_DAILY.address, date(2013, 1, 3)
+        ).num_rows
+        == 0
+    )
 
-    report = write_report(lake_root, tmp_path / "reports", SCORED, summary.alerts, limits)
+    report = write_report(lake_root, SQL_ROOT, tmp_path / "reports", SCORED, summary.alerts, limits)
     page = report.read_text()
     assert page.count("<img src='data:image/png;base64,") == 2
     assert "drifted" in page and (report.parent / "latest.html").read_text() == page
@@ -214,10 +229,12 @@ def test_the_data_dictionary_matches_the_tables_and_the_rendered_page(
     real_lake.publish_actuals(
         lake_root, lake_root.parent / "landing", SQL_ROOT, Interval.day(SCORED)
     )
-    monitoring.monitor_day(lake_root, champion, SCORED, "mon", monitoring.Thresholds())
+    monitor_day(lake_root, champion, SCORED, "mon", Settings().thresholds())
     warehouse = tmp_path / "warehouse.duckdb"
     build_warehouse(lake_root, SQL_ROOT, warehouse)
     spec = dictionary.load(SQL_ROOT)
+    # The dictionary documents exactly the registered tables, in the registry's order.
+    assert list(spec["tables"]) == [t.qualified for t in tables.published()]
     import duckdb
 
     with duckdb.connect(str(warehouse), read_only=True) as con:

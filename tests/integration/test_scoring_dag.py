@@ -16,10 +16,11 @@ import psycopg
 import pytest
 
 import models.flight_delay as fd
-from pipelines import lake, scoring
-from pipelines.airflow_runner import migrate_metadata_db, run_days
+from pipelines import tables
 from pipelines.dates import Interval
+from pipelines.ops.airflow_runner import migrate_metadata_db, run_days
 from pipelines.settings import get_settings
+from pipelines.storage import lake
 from tests.fixtures import real_lake
 from tests.fixtures.postgres import APP_DSN, empty_app_schema
 from tests.fixtures.synthetic_features import promote_synthetic_champion
@@ -97,7 +98,7 @@ def test_a_nightly_run_scores_publishes_and_monitors(env, tmp_path) -> None:
         "refresh_warehouse": "success",
         "fail_run_if_a_task_failed": "skipped",
     }
-    predictions = lake.read_partition(env.lake_root, *scoring.PREDICTIONS, SCORED)
+    predictions = lake.read_partition(env.lake_root, *tables.PREDICTIONS.address, SCORED)
     assert predictions.num_rows > 0
     assert set(predictions.column(lake.RUN_ID_COLUMN).to_pylist()) == {run.run_id}
     assert set(predictions.column("model_version").to_pylist()) == {"1"}
@@ -131,4 +132,4 @@ def test_without_a_champion_scoring_fails_at_once_and_monitoring_still_runs(env)
     assert states["monitor"][0] == "success"  # all_done: the day's drift has no champion either
     assert states["refresh_warehouse"][0] == "success"
     assert states["fail_run_if_a_task_failed"][0] == "failed"  # so the run shows red
-    assert not lake.has_partition(env.lake_root, *scoring.PREDICTIONS, SCORED)
+    assert not lake.has_partition(env.lake_root, *tables.PREDICTIONS.address, SCORED)

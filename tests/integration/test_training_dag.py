@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 
 import models.flight_delay as fd
-from pipelines import registry, training
-from pipelines.airflow_runner import migrate_metadata_db, run_days
 from pipelines.dates import Interval
+from pipelines.ops.airflow_runner import migrate_metadata_db, run_days
 from pipelines.settings import get_settings
+from pipelines.storage import registry
+from pipelines.training.dataset import load_features
 from tests.fixtures.synthetic_features import write_features
 
 pytestmark = pytest.mark.integration
@@ -102,7 +103,7 @@ def test_training_runs_register_promote_once_and_the_champion_serves(env) -> Non
     assert "ties the champion" in tags["promotion.reason"]
     assert str(registry.get_champion(client, fd.MODEL_NAME).version) == "1"
 
-    rows = training.load_features(env.lake_root, Interval.day(AS_OF - timedelta(days=1))).x
+    rows = load_features(env.lake_root, Interval.day(AS_OF - timedelta(days=1))).x
     proba = np.asarray(mlflow.pyfunc.load_model(f"models:/{fd.MODEL_NAME}@champion").predict(rows))
     assert proba.shape == (len(rows), 2)
     assert ((proba >= 0) & (proba <= 1)).all()

@@ -18,8 +18,8 @@ import httpx
 import psycopg
 from psycopg import sql
 
-from pipelines.topology import Topology, airflow_env, free_ports, mlflow_server_args
 from tests.fixtures.postgres import ADMIN_DSN
+from tests.topology.topology import Topology, airflow_env, free_ports, mlflow_server_args
 
 BIN = Path(sys.executable).parent
 

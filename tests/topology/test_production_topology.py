@@ -22,9 +22,10 @@ import psycopg
 import pytest
 
 import models.flight_delay as fd
-from pipelines import lake, registry, scoring
+from pipelines import tables
 from pipelines.dates import Interval
-from pipelines.sources.files import generate_landing
+from pipelines.ingest.sources.files import generate_landing
+from pipelines.storage import lake, registry
 from tests.fixtures import real_lake
 from tests.topology.cluster import Api, running
 
@@ -143,7 +144,7 @@ def test_backfill_train_and_score_through_the_rest_api(home: Path) -> None:
         client = registry.client(cluster.topology.mlflow_url)
         champion = registry.get_champion(client, fd.MODEL_NAME)
         assert champion is not None and champion.tags["promotion.decision"] == "promoted"
-        predictions = lake.read_partition(root, *scoring.PREDICTIONS, AS_OF)
+        predictions = lake.read_partition(root, *tables.PREDICTIONS.address, AS_OF)
         assert predictions.num_rows > 0
         assert set(predictions.column("model_version").to_pylist()) == {str(champion.version)}
         assert set(predictions.column("mlflow_run_id").to_pylist()) == {champion.run_id}

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
+from pipelines.ingest.sources import source_from_settings
+from pipelines.ingest.sources.files import FilesSource
 from pipelines.settings import REPO_ROOT, Settings
-from pipelines.sources import source_from_settings
-from pipelines.sources.files import FilesSource
 
 PATH_VARIABLES = (
     "NIGHTSHIFT_LAKE_ROOT",
@@ -145,7 +145,7 @@ def test_source_from_settings_gives_the_files_source_over_the_landing_root(home:
 def test_source_from_settings_gives_a_postgres_source_without_connecting(
     home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pipelines.sources.postgres import PostgresSource
+    from pipelines.ingest.sources.postgres import PostgresSource
 
     monkeypatch.setenv("NIGHTSHIFT_SOURCE_KIND", "postgres")
     # Port 1: nothing listens there, so constructing must not try to connect.

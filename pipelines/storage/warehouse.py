@@ -1,0 +1,124 @@
+"""Views over the lake, for a pipeline's in-memory DuckDB and for the analysts' warehouse file.
+
+``<layer>.<table>`` is a view over ``<lake>/<layer>/<table>/dt=*/*.parquet`` (read through the
+``lake_table`` macro of ``sql/macros``, with ``dt`` as a DATE column from the partition path);
+``staging.<model>`` and ``marts.<model>`` views are the files under ``sql/staging`` and
+``sql/marts``. One function defines them, so a query that runs in a pipeline runs unchanged in the
+warehouse.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from pipelines.storage import lake
+from pipelines.storage.sql import define_macros, layer_models, load_sql
+from pipelines.tables import LAYERS
+
+log = logging.getLogger(__name__)
+
+# Layers the warehouse exposes to analysts (``incoming`` is the unvalidated hand-over area).
+PUBLISHED_LAYERS = tuple(layer for layer in LAYERS if layer != "incoming")
+# SQL view layers, in dependency order (marts read staging and the lake tables).
+VIEW_LAYERS = ("staging", "marts")
+
+
+@dataclass(frozen=True)
+class CatalogSummary:
+    tables: list[str]
+    views: list[str]
+
+
+def _quote_literal(value: str) -> str:
+    # DDL cannot take bound parameters; the only value quoted into a view is a lake path.
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _quote_identifier(value: str) -> str:
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _create_view(con: duckdb.DuckDBPyConnection, layer: str, name: str, body: str) -> None:
+    # DDL takes no bound parameters: identifiers are allowlisted by `lake` or are SQL file names.
+    con.execute("CREATE SCHEMA IF NOT EXISTS " + _quote_identifier(layer))
+    con.execute(
+        "CREATE OR REPLACE VIEW "
+        + _quote_identifier(layer)
+        + "."
+        + _quote_identifier(name)
+        + " AS "
+        + body
+    )
+
+
+def define_lake_views(
+    con: duckdb.DuckDBPyConnection,
+    lake_root: Path,
+    sql_root: Path,
+    layers: tuple[str, ...] = PUBLISHED_LAYERS,
+    view_layers: tuple[str, ...] = VIEW_LAYERS,
+) -> CatalogSummary:
+    """Create ``layer.table`` views for every lake table with data, then the SQL view layers."""
+    define_macros(con, sql_root)
+    tables = []
+    for layer, names in lake.list_tables(lake_root).items():
+        if layer not in layers:
+            continue
+        for table in names:
+            # DDL takes no bound parameters: the one value quoted into a view is a lake path.
+            files = _quote_literal(lake.table_glob(lake_root, layer, table))
+            _create_view(con, layer, table, "SELECT * FROM lake_table(" + files + ")")  # noqa: S608
+            tables.append(f"{layer}.{table}")
+    views = []
+    for layer in view_layers:
+        for model in layer_models(sql_root, layer):
+            try:
+                _create_view(con, layer, model, load_sql(sql_root, layer, model))
+            except duckdb.CatalogException as exc:
+                # A view over a table the lake does not have yet (say, before the first run).
+                log.info("view %s.%s skipped: %s", layer, model, exc)
+                continue
+            views.append(f"{layer}.{model}")
+    return CatalogSummary(tables, views)
+
+
+def lake_connection(lake_root: Path, sql_root: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with the macros, the lake's views and the staging views.
+
+    Pipelines read staging; the marts are for analysts and live in the warehouse only.
+    """
+    con = duckdb.connect(":memory:")
+    define_lake_views(con, lake_root, sql_root, layers=LAYERS, view_layers=("staging",))
+    return con
+
+
+def build_warehouse(lake_root: Path, sql_root: Path, warehouse_path: Path) -> CatalogSummary:
+    """Rebuild the analysts' views-only catalog and swap it in atomically.
+
+    The new catalog is written to a temporary file beside the old one and moved over it with
+    ``os.replace``. An analyst holding the old file open (read-only) keeps reading it undisturbed,
+    and nobody ever opens a half-built catalog. No process holds the file open read-write for
+    longer than this function, so runs never fail on DuckDB's single-writer lock.
+    """
+    warehouse_path = Path(warehouse_path)
+    warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = warehouse_path.with_name(f".{warehouse_path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            summary = define_lake_views(con, lake_root, sql_root)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, warehouse_path)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            if leftover.exists():
+                leftover.unlink()
+    return summary

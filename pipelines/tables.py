@@ -1,0 +1,129 @@
+"""The registry of lake tables: every table's layer, name and key, in one place.
+
+Stages read and write their tables through these constants; the Airflow assets
+(``dags/common/assets.py``), the warehouse and the data dictionary (``sql/dictionary.yml``, checked
+by a test) take their table names from here too. Deliberately import-free, so DAG files can use it
+at parse time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Layers of the lake, in the order data moves through them. ``incoming`` is the unvalidated
+# hand-over area; every other layer is published to analysts.
+LAYERS = (
+    "incoming",
+    "raw",
+    "quality",
+    "quarantine",
+    "features",
+    "scores",
+    "monitoring",
+    "marts",
+)
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """One table of the lake: ``<root>/<layer>/<name>/dt=YYYY-MM-DD/data.parquet``."""
+
+    layer: str
+    name: str
+    key: tuple[str, ...]
+
+    @property
+    def qualified(self) -> str:
+        """``layer.name``: how SQL, assets and the dictionary name the table."""
+        return f"{self.layer}.{self.name}"
+
+    def __str__(self) -> str:
+        return self.qualified
+
+    @property
+    def address(self) -> tuple[str, str]:
+        """``(layer, name)``: where the lake functions find the table (``*table.address``)."""
+        return (self.layer, self.name)
+
+
+# --- What the sources hand over ----------------------------------------------------------------
+
+# Daily tables hold the rows of one day; reference tables a snapshot as the source held it that day.
+DAILY_TABLES = ("flights", "weather")
+REFERENCE_TABLES = ("planes", "airports", "airlines")
+SOURCE_TABLES = DAILY_TABLES + REFERENCE_TABLES
+# Published the evening before the day they describe: the plan scoring reads.
+NEXT_DAY_TABLES = ("schedule", "weather_forecast")
+# Tables a source delivers one file or query per day of (the day the rows describe).
+DATED_TABLES = DAILY_TABLES + NEXT_DAY_TABLES
+
+_SOURCE_KEYS: dict[str, tuple[str, ...]] = {
+    "flights": ("dt", "carrier", "flight", "origin"),
+    "weather": ("origin", "time_hour"),
+    "planes": ("dt", "tailnum"),
+    "airports": ("dt", "faa"),
+    "airlines": ("dt", "carrier"),
+    "schedule": ("dt", "carrier", "flight", "origin"),
+    "weather_forecast": ("origin", "time_hour"),
+}
+
+
+def incoming(name: str) -> LakeTable:
+    """A source table as extracted, before validation."""
+    return LakeTable("incoming", name, _SOURCE_KEYS[name])
+
+
+def raw(name: str) -> LakeTable:
+    """A source table as validated and published."""
+    return LakeTable("raw", name, _SOURCE_KEYS[name])
+
+
+def quarantine(name: str) -> LakeTable:
+    """Rows of a source table that broke a critical row-level check."""
+    return LakeTable("quarantine", name, _SOURCE_KEYS[name])
+
+
+# --- What the stages write ---------------------------------------------------------------------
+
+FLIGHT_KEY = ("flight_date", "carrier", "flight_number", "origin")
+VALIDATION_RESULTS = LakeTable("quality", "validation_results", ("dt", "table_name", "check_name"))
+NEXT_DAY_VALIDATION_RESULTS = LakeTable(
+    "quality", "next_day_validation_results", ("dt", "table_name", "check_name")
+)
+FLIGHT_FEATURES = LakeTable("features", "flight_features", FLIGHT_KEY)
+SCORING_FEATURES = LakeTable("features", "scoring_features", FLIGHT_KEY)
+PREDICTIONS = LakeTable("scores", "flight_delay_predictions", FLIGHT_KEY)
+MODEL_PERFORMANCE_DAILY = LakeTable("monitoring", "model_performance_daily", ("dt",))
+CALIBRATION_BY_BAND_DAILY = LakeTable(
+    "monitoring", "calibration_by_band_daily", ("dt", "risk_band")
+)
+FEATURE_DRIFT_DAILY = LakeTable("monitoring", "feature_drift_daily", ("dt", "feature"))
+MONITORING_TABLES = (MODEL_PERFORMANCE_DAILY, CALIBRATION_BY_BAND_DAILY, FEATURE_DRIFT_DAILY)
+
+# Analyst marts: SQL views in the warehouse (``sql/marts``), not partitions.
+ROUTE_RISK_DAILY = LakeTable("marts", "route_risk_daily", ("flight_date", "origin", "dest"))
+MODEL_PERFORMANCE = LakeTable("marts", "model_performance", ("dt",))
+MARTS = (ROUTE_RISK_DAILY, MODEL_PERFORMANCE)
+
+
+def published() -> tuple[LakeTable, ...]:
+    """Every table an analyst finds in the warehouse and the data dictionary documents."""
+    return (
+        *(raw(t) for t in DAILY_TABLES + NEXT_DAY_TABLES + REFERENCE_TABLES),
+        VALIDATION_RESULTS,
+        NEXT_DAY_VALIDATION_RESULTS,
+        FLIGHT_FEATURES,
+        SCORING_FEATURES,
+        PREDICTIONS,
+        *MONITORING_TABLES,
+        *MARTS,
+    )
+
+
+def by_name(qualified: str) -> LakeTable:
+    """The registered table called ``layer.name`` (KeyError naming the known ones otherwise)."""
+    for table in published():
+        if table.qualified == qualified:
+            return table
+    known = ", ".join(t.qualified for t in published())
+    raise KeyError(f"no lake table {qualified!r} is registered; known: {known}")

@@ -1,0 +1,87 @@
+"""What every task adapter shares: the run's interval and id, failing fast, the warehouse refresh.
+
+``pipelines/tasks`` is the thin, Airflow-aware adapter between a DAG's tasks and the stages: one
+module per DAG, one function per task. Each takes the task's context (a mapping, so tests call it
+with a dict), resolves the interval and run id, reads settings, calls one stage and returns a small
+JSON-able summary for XCom.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any, ParamSpec, TypeVar
+
+from pipelines import tables
+from pipelines.dates import Interval, as_date
+from pipelines.errors import InvalidRunParams, PermanentError
+from pipelines.settings import get_settings
+from pipelines.storage import lake
+from pipelines.storage.warehouse import build_warehouse
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def fails_fast(adapter: Callable[P, R]) -> Callable[P, R]:
+    """The one place that says "do not retry": a ``PermanentError`` (bad data, bad Params, no
+    champion) fails the task at once, since the same input fails the same way; any other error is
+    left to the task's retry policy (a late source, a connection fault)."""
+
+    @functools.wraps(adapter)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return adapter(*args, **kwargs)
+        except PermanentError as exc:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"{type(exc).__name__}: {exc}") from exc
+
+    return run
+
+
+@dataclass(frozen=True)
+class RunContext:
+    interval: Interval
+    run_id: str
+
+    @classmethod
+    def from_airflow(cls, context: Mapping[str, Any]) -> RunContext:
+        """The run's interval: the ``start``/``end`` params if given, else the data interval.
+
+        Params let one run cover a coarse range (a month) and give dates to runs that have no data
+        interval (triggered with ``logical_date: null`` or by an asset event).
+        """
+        params = context.get("params") or {}
+        if bool(params.get("start")) != bool(params.get("end")):
+            raise InvalidRunParams(
+                "set both params 'start' and 'end' (YYYY-MM-DD, end exclusive) or neither; "
+                f"got start={params.get('start')!r}, end={params.get('end')!r}"
+            )
+        start = params.get("start") or context.get("data_interval_start")
+        end = params.get("end") or context.get("data_interval_end")
+        if start is None or end is None:
+            raise InvalidRunParams(
+                "this run has no data interval: trigger it with a logical date, or set both "
+                "params 'start' and 'end' (YYYY-MM-DD, end exclusive)"
+            )
+        return cls(Interval(as_date(start), as_date(end)), str(context["run_id"]))
+
+
+@fails_fast
+def refresh_warehouse(context: Mapping[str, Any]) -> dict[str, Any]:
+    settings = get_settings()
+    summary = build_warehouse(settings.lake_root, settings.sql_root, settings.warehouse_path)
+    return {"warehouse": str(settings.warehouse_path), **asdict(summary)}
+
+
+def features_built(day: date) -> bool:
+    """Has flights_daily built ``features.flight_features`` of ``day``? (what the sensors poke)"""
+    ready = lake.has_partition(get_settings().lake_root, *tables.FLIGHT_FEATURES.address, day)
+    log.info("features.flight_features dt=%s %s", day, "is built" if ready else "not built yet")
+    return ready

@@ -1,0 +1,175 @@
+"""The shape of each DAG: task order, assets, Params, schedules and the links between DAGs."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from airflow.sdk import (
+    Asset,
+    AssetOrTimeSchedule,
+    CronTriggerTimetable,
+)
+from airflow.serialization.encoders import coerce_to_core_timetable
+from airflow.timetables.base import TimeRestriction
+
+from pipelines.settings import get_settings
+
+# --- flights_daily structure -------------------------------------------------------------------
+
+
+def _outlet_names(task) -> set[str]:
+    return {o.name for o in task.outlets if isinstance(o, Asset)}
+
+
+def test_lake_writers_declare_asset_outlets(dags: dict) -> None:
+    dag = dags["flights_daily"]
+    publish = _outlet_names(dag.get_task("validate_and_publish"))
+    missing = {"raw.flights", "raw.weather", "quality.validation_results"} - publish
+    assert not missing, f"validate_and_publish outlets {sorted(publish)} lack {sorted(missing)}"
+    features = _outlet_names(dag.get_task("build_features"))
+    assert "features.flight_features" in features, features
+
+
+def test_task_order(dags: dict) -> None:
+    dag = dags["flights_daily"]
+    chain = ["extract", "validate_and_publish", "build_features", "refresh_warehouse"]
+    assert set(dag.task_ids) == set(chain)
+    for upstream, downstream in itertools.pairwise(chain):
+        assert dag.get_task(upstream).downstream_task_ids == {downstream}, upstream
+    assert dag.get_task("extract").upstream_task_ids == set()
+    assert dag.get_task("refresh_warehouse").downstream_task_ids == set()
+
+
+def test_build_features_depends_on_past(dags: dict) -> None:
+    assert dags["flights_daily"].get_task("build_features").depends_on_past is True
+
+
+def test_start_end_params_default_to_none(dags: dict) -> None:
+    params = dags["flights_daily"].params
+    for name in ("start", "end"):
+        assert name in params, f"param {name!r} missing: {list(params)}"
+        assert params.get_param(name).value is None
+        assert params[name] is None
+
+
+# --- flight_delay_training structure ------------------------------------------------------------
+
+
+def test_training_runs_weekly_on_monday_with_a_seven_day_interval(dags: dict) -> None:
+    dag = dags["flight_delay_training"]
+    # Weekly, or when monitoring raises the model alert.
+    assert isinstance(dag.timetable, AssetOrTimeSchedule)
+    assert isinstance(dag.timetable.timetable, CronTriggerTimetable)
+    assert {a.name for a in dag.timetable.asset_condition.objects} == {"models.flight_delay_alert"}
+    timetable = coerce_to_core_timetable(dag.timetable.timetable)
+    first = timetable.next_dagrun_info(
+        last_automated_data_interval=None,
+        restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),
+    )
+    assert first.run_after.weekday() == 0, first.run_after  # Monday 00:00 UTC
+    assert first.data_interval.end == first.run_after
+    assert first.data_interval.end - first.data_interval.start == timedelta(days=7)
+    # Six weeks into the schedule: enough history for the default split to have data.
+    assert first.run_after.date() >= get_settings().schedule_start + timedelta(days=42)
+    # A manual trigger trains as of the moment it is triggered for.
+    manual = timetable.infer_manual_data_interval(run_after=datetime(2013, 3, 1, tzinfo=UTC))
+    assert manual.end == datetime(2013, 3, 1, tzinfo=UTC)
+
+
+def test_training_tasks_and_params(dags: dict) -> None:
+    dag = dags["flight_delay_training"]
+    assert dag.get_task("wait_for_features").downstream_task_ids == {"train"}
+    assert dag.get_task("train").downstream_task_ids == {"evaluate_and_promote"}
+    assert dag.get_task("evaluate_and_promote").downstream_task_ids == set()
+    sensor = dag.get_task("wait_for_features")
+    assert sensor.mode == "reschedule", "a waiting sensor must not hold a worker slot"
+    assert dag.max_active_runs == 1, "promotions compare against the champion: one run at a time"
+    params = dag.params
+    assert {k: params[k] for k in params} == {
+        "window_days": 182,
+        "holdout_days": 14,
+        "promotion_margin": 0.002,
+        "search_budget": 0,
+        "as_of": None,
+    }
+
+
+def test_training_params_are_validated(dags: dict) -> None:
+    from airflow.sdk.definitions.param import ParamsDict
+    from airflow.sdk.exceptions import ParamValidationError
+
+    params = dags["flight_delay_training"].params
+    for bad in ({"holdout_days": 0}, {"search_budget": -1}, {"window_days": "many"}):
+        candidate = ParamsDict({k: params.get_param(k) for k in params})
+        with pytest.raises(ParamValidationError):
+            candidate.update(bad)
+    # The defaults are valid as they are.
+    ParamsDict({k: params.get_param(k) for k in params}).validate()
+
+
+def test_training_outlets_and_inlets(dags: dict) -> None:
+    dag = dags["flight_delay_training"]
+    inlets = {a.name for a in dag.get_task("wait_for_features").inlets if isinstance(a, Asset)}
+    assert inlets == {"features.flight_features"}
+    for task_id in ("train", "evaluate_and_promote"):
+        outlets = {a.name for a in dag.get_task(task_id).outlets if isinstance(a, Asset)}
+        assert outlets == {"models.flight_delay"}, task_id
+
+
+# --- flight_delay_scoring structure -------------------------------------------------------------
+
+
+def test_scoring_task_graph(dags: dict) -> None:
+    dag = dags["flight_delay_scoring"]
+    down = {t.task_id: t.downstream_task_ids for t in dag.tasks}
+    watcher = "fail_run_if_a_task_failed"
+    assert down == {
+        "extract_next_day": {"validate_next_day", watcher},
+        "validate_next_day": {"score_next_day", watcher},
+        "wait_for_features": {"score_next_day", "monitor", watcher},
+        "score_next_day": {"publish_predictions", "monitor", watcher},
+        "publish_predictions": {"refresh_warehouse", watcher},
+        "monitor": {"raise_alert", "refresh_warehouse", watcher},
+        "raise_alert": {watcher},
+        "refresh_warehouse": {watcher},
+        watcher: set(),
+    }
+    assert dag.get_task(watcher).trigger_rule == "one_failed"
+    # Monitoring and the catalog refresh run even when scoring failed (no champion yet).
+    assert dag.get_task("monitor").trigger_rule == "all_done"
+    assert dag.get_task("refresh_warehouse").trigger_rule == "all_done"
+    assert dag.get_task("wait_for_features").mode == "reschedule"
+
+
+def test_scoring_params(dags: dict) -> None:
+    params = dags["flight_delay_scoring"].params
+    assert {k: params[k] for k in params} == {
+        "start": None,
+        "end": None,
+        "model_version_policy": "current_champion",
+    }
+
+
+def test_the_alert_asset_links_scoring_to_training(dags: dict) -> None:
+    emitted = {a.name for a in dags["flight_delay_scoring"].get_task("raise_alert").outlets}
+    assert emitted == {"models.flight_delay_alert"}
+    predictions = {a.name for a in dags["flight_delay_scoring"].get_task("score_next_day").outlets}
+    assert predictions == {"scores.flight_delay_predictions"}
+
+
+def test_training_params_come_from_the_run_config(dags: dict) -> None:
+    """The Trigger form and the run validate with the same bounds: one definition."""
+    from pipelines.training.config import PARAMS, TrainingConfig
+
+    params = dags["flight_delay_training"].params
+    for name, spec in PARAMS.items():
+        schema = params.get_param(name).schema
+        assert (params[name], schema["minimum"], schema["maximum"]) == (
+            spec.default,
+            spec.minimum,
+            spec.maximum,
+        ), name
+    # The form's defaults make a valid config (the cross-field rule holds at the defaults).
+    TrainingConfig.from_params({k: params[k] for k in PARAMS})

@@ -1,0 +1,193 @@
+"""features.flight_features on hand-built days: the numbers, and that nothing leaks from D on."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from pipelines.dates import Interval
+from pipelines.errors import MissingUpstreamPartition
+from pipelines.features.build import build_flight_features
+from pipelines.ingest.sources.schemas import SCHEMAS
+from pipelines.storage import lake
+
+D = date(2013, 3, 10)
+RUN = "test-run"
+LABEL_AND_WEATHER_PROXY = ("label_", "wx_")
+
+
+def flight(day: date, carrier: str, number: int, origin: str = "JFK", dest: str = "BOS", **kw):
+    hour = kw.pop("hour", 8)
+    row = {
+        "year": day.year,
+        "month": day.month,
+        "day": day.day,
+        "dep_time": 805,
+        "sched_dep_time": hour * 100,
+        "dep_delay": 5.0,
+        "arr_time": 1010,
+        "sched_arr_time": hour * 100 + 200,
+        "arr_delay": 0.0,
+        "carrier": carrier,
+        "flight": number,
+        "tailnum": "N1",
+        "origin": origin,
+        "dest": dest,
+        "air_time": 50.0,
+        "distance": 187.0,
+        "hour": hour,
+        "minute": 0,
+        "time_hour": datetime(day.year, day.month, day.day, hour + 5, tzinfo=UTC),
+    }
+    row.update(kw)
+    return row
+
+
+def weather(day: date, origin: str, hour_utc: int, temp: float):
+    row = dict.fromkeys(SCHEMAS["weather"].names)
+    row.update(origin=origin, year=day.year, month=day.month, day=day.day, hour=hour_utc - 5)
+    row.update(temp=temp, wind_speed=10.0, precip=0.0, visib=10.0, humid=50.0)
+    row["time_hour"] = datetime(day.year, day.month, day.day, hour_utc, tzinfo=UTC)
+    return row
+
+
+def write(root, table: str, day: date, rows: list[dict]) -> None:
+    data = pa.Table.from_pylist(rows, schema=SCHEMAS[table])
+    lake.write_partition(root, "raw", table, day, data, RUN)
+
+
+@pytest.fixture
+def lake_root(tmp_path):
+    """Three days before D and D itself.
+
+    AA 1 JFK->BOS was late (arr_delay 30) on D-1 and D-2, on time on D-3.
+    B6 2 LGA->MIA was always on time. On D, AA 1 is 45 min late, B6 2 on time.
+    """
+    root = tmp_path / "lake"
+    for back, aa_delay in ((3, 0.0), (2, 30.0), (1, 30.0)):
+        day = D - timedelta(days=back)
+        write(
+            root,
+            "flights",
+            day,
+            [
+                flight(day, "AA", 1, arr_delay=aa_delay),
+                flight(day, "B6", 2, origin="LGA", dest="MIA", arr_delay=-3.0),
+            ],
+        )
+        write(root, "weather", day, [weather(day, "JFK", 13, 40.0)])
+    write(
+        root,
+        "flights",
+        D,
+        [
+            flight(D, "AA", 1, arr_delay=45.0),
+            flight(D, "B6", 2, origin="LGA", dest="MIA", arr_delay=-3.0),
+            flight(D, "UA", 3, origin="EWR", dest="ORD", arr_delay=None, dep_time=None),
+        ],
+    )
+    write(root, "weather", D, [weather(D, "JFK", 13, 55.0)])
+    planes = pa.Table.from_pylist(
+        [{"tailnum": "N1", "year": 2003, "engines": 2, "seats": 150}], schema=SCHEMAS["planes"]
+    )
+    for back in range(4):
+        lake.write_partition(root, "raw", "planes", D - timedelta(days=back), planes, RUN)
+    return root
+
+
+def features_of(root, sql_root, day: date = D) -> list[dict]:
+    build_flight_features(root, sql_root, Interval.day(day), RUN)
+    rows = lake.read_partition(root, "features", "flight_features", day).to_pylist()
+    return sorted(rows, key=lambda r: (r["carrier"], r["flight_number"]))
+
+
+def test_one_row_per_scheduled_flight_with_its_label(lake_root, sql_root):
+    rows = features_of(lake_root, sql_root)
+    assert [(r["carrier"], r["flight_number"]) for r in rows] == [("AA", 1), ("B6", 2), ("UA", 3)]
+    assert [r["label_is_delayed"] for r in rows] == [True, False, None]  # UA 3 was cancelled
+    assert rows[0]["label_arr_delay_minutes"] == 45.0
+    assert all(r["pipeline_run_id"] == RUN for r in rows)
+
+
+def test_trailing_rates_use_only_the_days_before(lake_root, sql_root):
+    aa, b6, ua = features_of(lake_root, sql_root)
+    # Prior: 2 of 6 earlier flights were late; weight 20 flights.
+    prior = 2 / 6
+    assert aa["all_flights_delay_rate_28d"] == pytest.approx(prior)
+    assert aa["route_delay_rate_28d"] == pytest.approx((2 + prior * 20) / (3 + 20))
+    assert b6["route_delay_rate_28d"] == pytest.approx((0 + prior * 20) / (3 + 20))
+    assert aa["route_flights_28d"] == 3
+    # Yesterday at JFK: the one flight was late.
+    assert aa["origin_delay_rate_1d"] == pytest.approx((1 + prior * 20) / (1 + 20))
+    assert aa["origin_mean_dep_delay_1d"] == pytest.approx(5.0)
+    # A route never seen before gets exactly the prior, not 0% or 100%.
+    assert ua["route_delay_rate_28d"] == pytest.approx(prior)
+    assert ua["route_flights_28d"] == 0
+
+
+def test_schedule_plane_and_weather_attributes(lake_root, sql_root):
+    aa, _, ua = features_of(lake_root, sql_root)
+    assert aa["sched_dep_hour"] == 8
+    assert aa["sched_block_minutes"] == 120
+    assert aa["weekday"] == D.isoweekday()
+    assert aa["plane_age_years"] == 2013 - 2003
+    assert aa["wx_temp_f"] == 55.0  # JFK at 13:00 UTC on D: the forecast stand-in
+    assert ua["wx_temp_f"] is None  # no EWR observation
+
+
+def test_leak_free_changing_day_d_outcomes_or_later_days_changes_only_label_and_weather(
+    lake_root, sql_root
+):
+    before = features_of(lake_root, sql_root)
+
+    # Everything that happened on D (actual times, delays, weather) and everything of D+1.
+    write(
+        lake_root,
+        "flights",
+        D,
+        [
+            flight(D, "AA", 1, arr_delay=-20.0, dep_delay=-5.0, dep_time=755, arr_time=950),
+            flight(D, "B6", 2, origin="LGA", dest="MIA", arr_delay=300.0, dep_delay=290.0),
+            flight(D, "UA", 3, origin="EWR", dest="ORD", arr_delay=10.0),
+        ],
+    )
+    write(lake_root, "weather", D, [weather(D, "JFK", 13, -10.0), weather(D, "EWR", 13, 0.0)])
+    after_day = D + timedelta(days=1)
+    write(lake_root, "flights", after_day, [flight(after_day, "AA", 1, arr_delay=500.0)])
+    write(lake_root, "weather", after_day, [weather(after_day, "JFK", 13, 99.0)])
+    after = features_of(lake_root, sql_root)
+
+    def leak_checked(row):
+        return {
+            k: v
+            for k, v in row.items()
+            if not k.startswith(LABEL_AND_WEATHER_PROXY) and k != "pipeline_run_id"
+        }
+
+    assert [leak_checked(r) for r in after] == [leak_checked(r) for r in before]
+    assert [r["label_is_delayed"] for r in after] == [False, True, False]  # the label did change
+
+
+def test_history_changes_do_change_the_features(lake_root, sql_root):
+    # The converse of leak-freedom: the features really do read the days before.
+    before = features_of(lake_root, sql_root)
+    day = D - timedelta(days=1)
+    write(lake_root, "flights", day, [flight(day, "AA", 1, arr_delay=-30.0)])
+    after = features_of(lake_root, sql_root)
+    assert after[0]["origin_delay_rate_1d"] < before[0]["origin_delay_rate_1d"]
+
+
+def test_a_rerun_replaces_the_partition(lake_root, sql_root):
+    features_of(lake_root, sql_root)
+    features_of(lake_root, sql_root)
+    glob = lake.table_glob(lake_root, "features", "flight_features")
+    count = duckdb.execute("select count(*) from read_parquet($g)", {"g": glob}).fetchone()[0]
+    assert count == 3
+
+
+def test_a_day_without_published_flights_is_refused(lake_root, sql_root):
+    with pytest.raises(MissingUpstreamPartition, match="2013-03-12"):
+        build_flight_features(lake_root, sql_root, Interval.of(D, date(2013, 3, 13)), RUN)

@@ -1,0 +1,44 @@
+"""The SQL loader and the macros every lake connection defines (known answers)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from pipelines.storage import lake
+from pipelines.storage.sql import SqlFileNotFound, load_sql, macro_connection
+
+
+def test_smoothed_rate_shrinks_toward_the_prior_and_reads_missing_counts_as_zero(
+    sql_root: Path,
+) -> None:
+    with macro_connection(sql_root) as con:
+        seen_twice, never_seen, many = con.execute(
+            "select smoothed_rate(2, 2, 0.2, 20.0), smoothed_rate(null, null, 0.2, 20.0),"
+            " smoothed_rate(500, 1000, 0.2, 20.0)"
+        ).fetchone()
+    assert seen_twice == pytest.approx((2 + 0.2 * 20) / (2 + 20))  # 2 of 2 late: 27%, not 100%
+    assert never_seen == pytest.approx(0.2)
+    assert many == pytest.approx((500 + 4) / 1020)
+
+
+def test_lake_table_reads_every_partition_with_its_day(tmp_path: Path, sql_root: Path) -> None:
+    for day, rows in ((date(2013, 1, 1), 2), (date(2013, 1, 2), 3)):
+        lake.write_partition(tmp_path, "raw", "airlines", day, pa.table({"x": range(rows)}), "r")
+    files = lake.table_glob(tmp_path, "raw", "airlines")
+    with macro_connection(sql_root) as con:
+        got = con.execute(
+            "select dt, count(*) from lake_table($files) group by dt order by dt", {"files": files}
+        ).fetchall()
+    assert got == [(date(2013, 1, 1), 2), (date(2013, 1, 2), 3)]
+
+
+def test_the_loader_refuses_names_that_are_not_sql_files(sql_root: Path) -> None:
+    assert "lake_table" in load_sql(sql_root, "macros", "lake_table")
+    with pytest.raises(ValueError, match="lower_snake_case"):
+        load_sql(sql_root, "..", "passwd")
+    with pytest.raises(SqlFileNotFound):
+        load_sql(sql_root, "reports", "no_such_report")
