@@ -48,7 +48,9 @@ def main() -> None:
         stages = {
             "extract": partial(extract, source, args.lake, one, run_id),
             "validate": partial(validate_and_publish, args.lake, one, run_id, bounds),
-            "features": partial(build_flight_features, args.lake, REPO_ROOT / "sql", one, run_id),
+            "features": partial(
+                build_flight_features, args.lake, REPO_ROOT / "sql", one, run_id, interval.start
+            ),
         }
         for stage, call in stages.items():
             t0 = time.perf_counter()

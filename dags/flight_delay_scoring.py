@@ -60,10 +60,11 @@ from common.assets import (
     MODEL_REGISTRY,
     MONITORING,
     NEXT_DAY_RAW,
+    NEXT_DAY_VALIDATION,
     PREDICTIONS,
     WAREHOUSE,
 )
-from common.defaults import DEFAULT_ARGS, interval_params, schedule_window
+from common.defaults import DEFAULT_ARGS, history_params, interval_params, schedule_window
 
 
 @dag(
@@ -79,6 +80,7 @@ from common.defaults import DEFAULT_ARGS, interval_params, schedule_window
     doc_md=__doc__,
     params={
         **interval_params(),
+        **history_params(),
         "model_version_policy": Param(
             "current_champion",
             enum=["current_champion", "champion_on_date"],
@@ -93,7 +95,7 @@ def flight_delay_scoring() -> None:
 
         return tasks.extract_next_day(context)
 
-    @task(retries=0, outlets=NEXT_DAY_RAW)
+    @task(retries=0, outlets=[*NEXT_DAY_RAW, *NEXT_DAY_VALIDATION])
     def validate_next_day(**context) -> dict:
         from pipelines.tasks import scoring as tasks
 

@@ -25,15 +25,21 @@ params to cover a month).
 - **validate_and_publish** — a critical check failed. The log names the table, date, check and
   counts. Nothing downstream ran for that day and earlier `raw` partitions are untouched. Look at
   the evidence:
-  `nightshift query "select * from quality.validation_results where dt = 'D' and not success"` and
-  `quarantine.<table>` (rows that broke a row-level check; a schema or row-count failure leaves
-  the whole day in `incoming.<table>`). Fix the source, then **Clear** the task. This task does not
-  retry: the same data fails the same way.
-- **build_features** — waits for the previous day's features (`depends_on_past`): trailing rates
-  need every earlier day. A blocked day therefore holds back later days until it is fixed (or,
-  if the day is lost for good, marked success on purpose). After correcting a day X that was
-  already published, also rebuild the features that read it: clear `build_features` for the runs
-  of X..X+28 (or one run with params `{"start": X, "end": X+29}`).
+  `nightshift query "select * from quality.validation_results where dt = 'D' and not success"`
+  (every earlier attempt is in `quality.validation_history`) and `quarantine.<table>` (rows that
+  broke a row-level check; a schema or row-count failure leaves the whole day in
+  `incoming.<table>`). A file that could not be read at all fails `schema.readable` with the
+  parser's message, line and column, and is kept byte for byte under
+  `<lake>/quarantine/_files/<table>/dt=D/`. Fix the source, then **Clear** `extract` and the
+  tasks after it (extract reads the source again). This task does not retry: the same data fails
+  the same way.
+- **build_features** — refuses a day whose 28-day history has a missing or blocked day
+  (`HistoryBlocked`: fails at once and names the days; `HistoryNotPublished`: an earlier day is
+  not published yet, so it retries, as in a backfill whose earlier runs are still going). Fix
+  those days first. If a day is lost for good, trigger with `{"allow_incomplete_history": true}`:
+  the features are built and every row says how many days were missing
+  (`history_missing_days`). After correcting a day X that was already published, also rebuild the
+  features that read it: one run with params `{"start": X, "end": X+29}`.
 
 #### Rerun and backfill
 Every task replaces its own partitions, so a rerun never duplicates rows. Backfill from the UI
@@ -48,8 +54,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from airflow.sdk import CronTriggerTimetable, dag, task
-from common.assets import FLIGHT_FEATURES, QUARANTINE, RAW, VALIDATION_RESULTS, WAREHOUSE
-from common.defaults import DEFAULT_ARGS, interval_params, schedule_window
+from common.assets import (
+    FLIGHT_FEATURES,
+    QUARANTINE,
+    RAW,
+    VALIDATION_HISTORY,
+    VALIDATION_RESULTS,
+    WAREHOUSE,
+)
+from common.defaults import DEFAULT_ARGS, history_params, interval_params, schedule_window
 
 
 @dag(
@@ -65,6 +78,7 @@ from common.defaults import DEFAULT_ARGS, interval_params, schedule_window
     doc_md=__doc__,
     params={
         **interval_params(),
+        **history_params(),
     },
 )
 def flights_daily() -> None:
@@ -75,13 +89,15 @@ def flights_daily() -> None:
         return tasks.extract(context)
 
     # Validation is deterministic: retrying the same data cannot help.
-    @task(retries=0, outlets=[*RAW, *QUARANTINE, VALIDATION_RESULTS])
+    @task(retries=0, outlets=[*RAW, *QUARANTINE, VALIDATION_RESULTS, VALIDATION_HISTORY])
     def validate_and_publish(**context) -> dict:
         from pipelines.tasks import flights_daily as tasks
 
         return tasks.validate_and_publish(context)
 
-    @task(depends_on_past=True, outlets=[FLIGHT_FEATURES])
+    # No depends_on_past: the stage itself refuses a day whose history is incomplete, however
+    # the run was started (and the UI's Backfill dialog works with its defaults).
+    @task(outlets=[FLIGHT_FEATURES])
     def build_features(**context) -> dict:
         from pipelines.tasks import flights_daily as tasks
 

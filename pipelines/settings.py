@@ -29,6 +29,9 @@ class Settings(BaseSettings):
 
     home: Path = Field(default=REPO_ROOT, description="Base for every relative path below.")
     lake_root: Path = Field(default=Path("data/lake"), description="Root of the Parquet lake.")
+    # Commits of the lake kept readable (time travel); older ones are vacuumed with the files only
+    # they used, at each warehouse refresh. A nightly run commits about ten times.
+    lake_snapshots_kept: int = Field(default=200, ge=1)
     landing_root: Path = Field(
         default=Path("data/landing"), description="Where the `files` source finds daily CSV drops."
     )
@@ -67,9 +70,17 @@ class Settings(BaseSettings):
     monitor_max_missing_increase: float = 0.2
     monitor_min_labelled_flights: int = 200
 
+    # Analyst queries (`nightshift query`, `scores`): a statement running longer is interrupted,
+    # and a result is cut at this many rows (the CLI says so).
+    query_timeout_seconds: float = Field(default=60.0, gt=0)
+    query_max_rows: int = Field(default=100_000, ge=1)
+
     # The DAGs' schedule window. The default covers the sample data (2013); in production leave the
     # end empty so the nightly run goes on.
     schedule_start: date = date(2013, 1, 1)
+    # The first day the lake holds data (default: schedule_start). A feature day's 28-day history
+    # may reach before it without counting as incomplete; every later day must be published.
+    history_start: date | None = None
     # 2013-12-30: the sample's last day with weather (its hourly weather stops on the evening of the
     # 30th, so the 31st would rightly be blocked by validation).
     schedule_end: date | None = date(2013, 12, 30)
@@ -79,12 +90,25 @@ class Settings(BaseSettings):
     scoring_lead_days: int = Field(default=49, ge=0)
 
     # Row-count bounds of one day's partition: outside them the day is blocked (critical check).
+    # Sanity limits only (the volume rule below judges a day against recent days): the maximum
+    # must let a large day through, so it is far above any real day.
     min_flights_per_day: int = 100
-    max_flights_per_day: int = 5_000
+    max_flights_per_day: int = 10_000_000
     min_weather_rows_per_day: int = 24
     max_weather_rows_per_day: int = 200
+    # Volume rule: a daily table's rows against the median of its published days in the last
+    # `volume_window_days`; below min_ratio x median or above max_ratio x median blocks the day.
+    # The 2013 data lies within 0.65 (Thanksgiving) and 1.06 of its 28-day median. With fewer
+    # than `volume_min_days` published days in the window the rule is skipped (a new lake).
+    volume_window_days: int = Field(default=28, ge=1)
+    volume_min_days: int = Field(default=7, ge=1)
+    volume_min_ratio: float = Field(default=0.5, ge=0)
+    volume_max_ratio: float = Field(default=1.5, gt=1)
+    # A reference snapshot (planes, airports, airlines) that has lost more than this share of the
+    # previous published snapshot's rows blocks the day.
+    max_snapshot_row_loss: float = Field(default=0.05, ge=0, le=1)
 
-    @field_validator("schedule_end", mode="before")
+    @field_validator("schedule_end", "history_start", mode="before")
     @classmethod
     def _empty_means_open_ended(cls, value: object) -> object:
         return None if value == "" else value
@@ -118,6 +142,10 @@ class Settings(BaseSettings):
             )
         return self
 
+    @property
+    def first_history_day(self) -> date:
+        return self.history_start or self.schedule_start
+
     def thresholds(self) -> Thresholds:
         """The monitoring thresholds, from the ``monitor_*`` settings."""
         return Thresholds(
@@ -128,11 +156,19 @@ class Settings(BaseSettings):
             min_labelled_flights=self.monitor_min_labelled_flights,
         )
 
+    def query_limits(self) -> QueryLimits:
+        """The analyst-query sandbox limits, from the ``query_*`` settings."""
+        return QueryLimits(self.query_timeout_seconds, self.query_max_rows)
+
     def row_count_bounds(self) -> RowCountBounds:
-        """How many rows a day of the daily tables may have, from the ``*_per_day`` settings."""
+        """How many rows a day may have: the ``*_per_day``, ``volume_*`` and snapshot settings."""
         return RowCountBounds(
             flights=(self.min_flights_per_day, self.max_flights_per_day),
             weather=(self.min_weather_rows_per_day, self.max_weather_rows_per_day),
+            volume_window_days=self.volume_window_days,
+            volume_min_days=self.volume_min_days,
+            volume_ratio=(self.volume_min_ratio, self.volume_max_ratio),
+            max_snapshot_row_loss=self.max_snapshot_row_loss,
         )
 
 
@@ -149,11 +185,29 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class QueryLimits:
+    """How long an analyst query may run and how many rows it may return."""
+
+    timeout_seconds: float
+    max_rows: int
+
+
+@dataclass(frozen=True)
 class RowCountBounds:
-    """How many rows one day of a daily table may have before the day is blocked."""
+    """How many rows one day of a table may have before the day is blocked.
+
+    ``flights``/``weather``: absolute (min, max) per day. ``volume_ratio``: (min, max) multiples of
+    the median of the published days in the last ``volume_window_days`` (given at least
+    ``volume_min_days`` of them). ``max_snapshot_row_loss``: the share of rows a reference snapshot
+    may lose against the previous published one.
+    """
 
     flights: tuple[int, int]
     weather: tuple[int, int]
+    volume_window_days: int
+    volume_min_days: int
+    volume_ratio: tuple[float, float]
+    max_snapshot_row_loss: float
 
 
 @lru_cache(maxsize=1)

@@ -26,7 +26,7 @@ LAYERS = (
 
 @dataclass(frozen=True)
 class LakeTable:
-    """One table of the lake: ``<root>/<layer>/<name>/dt=YYYY-MM-DD/data.parquet``."""
+    """One table of the lake: ``<root>/<layer>/<name>/dt=YYYY-MM-DD/`` partitions."""
 
     layer: str
     name: str
@@ -83,12 +83,33 @@ def quarantine(name: str) -> LakeTable:
     return LakeTable("quarantine", name, _SOURCE_KEYS[name])
 
 
+def extract_log(name: str) -> LakeTable:
+    """What extract found when it read a source table for a day: one row (where it read from,
+    the rows, and why it could not read it, if so). Validation turns it into ``schema.readable``.
+    One table per source table, because the next-day feeds are extracted by another DAG."""
+    if name not in _SOURCE_KEYS:
+        raise KeyError(f"no source table {name!r}; known: {', '.join(_SOURCE_KEYS)}")
+    return LakeTable("incoming", f"{name}_extract_log", ("dt",))
+
+
+# Unreadable files are kept, byte for byte, under ``<lake>/quarantine/<QUARANTINED_FILES>/`` (not a
+# table name, so no catalog or lake listing mistakes it for one).
+QUARANTINED_FILES = "_files"
+
+
 # --- What the stages write ---------------------------------------------------------------------
 
 FLIGHT_KEY = ("flight_date", "carrier", "flight_number", "origin")
 VALIDATION_RESULTS = LakeTable("quality", "validation_results", ("dt", "table_name", "check_name"))
 NEXT_DAY_VALIDATION_RESULTS = LakeTable(
     "quality", "next_day_validation_results", ("dt", "table_name", "check_name")
+)
+# Every attempt's results, kept: a repaired rerun replaces the results above, not this history.
+VALIDATION_HISTORY = LakeTable(
+    "quality", "validation_history", ("dt", "attempt", "table_name", "check_name")
+)
+NEXT_DAY_VALIDATION_HISTORY = LakeTable(
+    "quality", "next_day_validation_history", ("dt", "attempt", "table_name", "check_name")
 )
 FLIGHT_FEATURES = LakeTable("features", "flight_features", FLIGHT_KEY)
 SCORING_FEATURES = LakeTable("features", "scoring_features", FLIGHT_KEY)
@@ -112,6 +133,8 @@ def published() -> tuple[LakeTable, ...]:
         *(raw(t) for t in DAILY_TABLES + NEXT_DAY_TABLES + REFERENCE_TABLES),
         VALIDATION_RESULTS,
         NEXT_DAY_VALIDATION_RESULTS,
+        VALIDATION_HISTORY,
+        NEXT_DAY_VALIDATION_HISTORY,
         FLIGHT_FEATURES,
         SCORING_FEATURES,
         PREDICTIONS,

@@ -18,6 +18,11 @@ def lake_table(table: tables.LakeTable) -> Asset:
 RAW = [lake_table(tables.raw(t)) for t in tables.SOURCE_TABLES]
 QUARANTINE = [lake_table(tables.quarantine(t)) for t in tables.SOURCE_TABLES]
 VALIDATION_RESULTS = lake_table(tables.VALIDATION_RESULTS)
+VALIDATION_HISTORY = lake_table(tables.VALIDATION_HISTORY)
+NEXT_DAY_VALIDATION = [
+    lake_table(tables.NEXT_DAY_VALIDATION_RESULTS),
+    lake_table(tables.NEXT_DAY_VALIDATION_HISTORY),
+]
 FLIGHT_FEATURES = lake_table(tables.FLIGHT_FEATURES)
 WAREHOUSE = Asset(name="warehouse", uri="nightshift://warehouse/catalog")
 # Registered versions of the flight_delay model (the MLflow registry, not a lake table).

@@ -32,6 +32,21 @@ def interval_params() -> dict[str, Param]:
     }
 
 
+def history_params() -> dict[str, Param]:
+    """The audited override of the feature stages' history check (off unless set on purpose)."""
+    return {
+        "allow_incomplete_history": Param(
+            False,
+            type="boolean",
+            description=(
+                "Build features even when a day of the 28-day history is missing or blocked; "
+                "the rows are stamped with history_missing_days. Leave off unless the day is "
+                "lost for good."
+            ),
+        )
+    }
+
+
 def schedule_window(lead_setting: str | None = None) -> dict[str, datetime | None]:
     """``start_date``/``end_date`` from settings, so that the scheduler processes every day of
     ``[schedule_start + lead, schedule_end]``.

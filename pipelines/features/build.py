@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
-from pipelines import tables
+from pipelines import history, tables
 from pipelines.dates import Interval
 from pipelines.errors import MissingUpstreamPartition
 from pipelines.storage import lake
@@ -26,12 +27,19 @@ class FeaturesBuilt:
 
 
 def build_flight_features(
-    lake_root: Path, sql_root: Path, interval: Interval, run_id: str
+    lake_root: Path,
+    sql_root: Path,
+    interval: Interval,
+    run_id: str,
+    history_start: date,
+    allow_incomplete_history: bool = False,
 ) -> FeaturesBuilt:
     """One partition of ``features.flight_features`` per day of ``interval``.
 
     Each day reads only the published schedule of that day and outcomes of the 28 days before it,
-    so days can be rebuilt in any order and a rerun gives the same rows.
+    so days can be rebuilt in any order and a rerun gives the same rows. A day whose 28-day window
+    has a missing or blocked day (on or after ``history_start``) is refused, unless
+    ``allow_incomplete_history``: then its rows say how many days were missing.
     """
     missing = lake.missing_partitions(lake_root, *tables.raw("flights").address, interval)
     if missing:
@@ -39,14 +47,26 @@ def build_flight_features(
             f"raw.flights has no partition for {', '.join(map(str, missing))}: run (or fix and "
             "rerun) validate_and_publish for those days first"
         )
+    days = list(interval.days())
+    found = history.require_complete(lake_root, days, history_start, allow_incomplete_history)
     query = load_sql(sql_root, "features", "flight_features")
     built = FeaturesBuilt()
     with lake_connection(lake_root, sql_root) as con:
-        for day in interval.days():
-            features = con.sql(query, params={"feature_date": day}).to_arrow_table()
+        for day in days:
+            features = history.stamp(
+                con.sql(query, params={"feature_date": day}).to_arrow_table(), found[day]
+            )
             written = lake.write_partition(
                 lake_root, *tables.FLIGHT_FEATURES.address, day, features, run_id
             )
             built.rows_per_day[day.isoformat()] = written.rows
+            if found[day].count:
+                log.warning(
+                    "features.flight_features dt=%s built on an incomplete history (%s): "
+                    "allowed by %s",
+                    day,
+                    found[day].describe(),
+                    history.OVERRIDE_PARAM,
+                )
             log.info("features.flight_features dt=%s: %d rows", day, written.rows)
     return built

@@ -1,32 +1,50 @@
 """Validate and publish: ``incoming.*`` -> evidence, quarantine, and ``raw.*`` for a good day.
 
-Validation reads ``incoming`` (where ``extract`` landed each table as the source gave it), records
-every check in ``quality.validation_results``, quarantines offending rows in
+Validation reads ``incoming`` (where ``extract`` landed each table as the source gave it, with its
+log of what could not be read), records every check in ``quality.validation_results`` (and, kept
+across attempts, ``quality.validation_history``), quarantines offending rows in
 ``quarantine.<table>``, and only if no critical check failed replaces the day's ``raw.<table>``
 partitions. A blocked day leaves its earlier ``raw`` partitions as they were.
+
+The cross-table checks get their context from here (``_context``): the day's reference snapshots
+(or the latest published ones, for the next-day feeds), the previous published snapshots, and the
+rows of recent published days; the suites stay pure functions of it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pipelines import tables
 from pipelines.dates import Interval
 from pipelines.errors import PermanentError
+from pipelines.ingest import evidence
+from pipelines.ingest.validation.context import REFERENCE_KEYS, DayContext, Snapshot
 from pipelines.settings import RowCountBounds
 from pipelines.storage import lake
+
+if TYPE_CHECKING:
+    from pipelines.ingest.validation.runner import TableValidation
 
 log = logging.getLogger(__name__)
 
 
 class DataValidationError(PermanentError, RuntimeError):
     """A critical check failed: the named days were not published."""
+
+
+# Each results table's history: the next-day feeds keep theirs apart, as they do their results.
+HISTORY = {
+    tables.VALIDATION_RESULTS: tables.VALIDATION_HISTORY,
+    tables.NEXT_DAY_VALIDATION_RESULTS: tables.NEXT_DAY_VALIDATION_HISTORY,
+}
 
 
 @dataclass
@@ -37,6 +55,7 @@ class DayValidation:
     quarantined: dict[str, int]
     failures: list[str]
     warnings: list[str]
+    kept_files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -70,17 +89,22 @@ def validate_and_publish(
     bounds: RowCountBounds,
     source_tables: tuple[str, ...] = tables.SOURCE_TABLES,
     results: tables.LakeTable = tables.VALIDATION_RESULTS,
+    history: tables.LakeTable | None = None,
 ) -> ValidationSummary:
     """Validate each day of ``interval``; publish the days that pass, block the ones that fail.
 
     Every day is validated even when an earlier one fails, so one run reports all bad days.
     Raises ``DataValidationError`` naming each blocked day, table, check and count. Each group of
     tables validated together (a day's actuals, or the next-day feeds) has its own ``results``
-    table in the quality layer, so one never replaces the other's evidence.
+    table in the quality layer, so one never replaces the other's evidence, and its own
+    ``history`` (by default the one ``HISTORY`` pairs with ``results``).
     """
+    history = history or HISTORY[results]
     summary = ValidationSummary()
     for day in interval.days():
-        summary.days.append(_validate_day(lake_root, day, run_id, bounds, source_tables, results))
+        summary.days.append(
+            _validate_day(lake_root, day, run_id, bounds, source_tables, (results, history))
+        )
     failed = summary.failed_days
     if failed:
         raise DataValidationError(_failure_message(failed))
@@ -93,30 +117,29 @@ def _validate_day(
     run_id: str,
     bounds: RowCountBounds,
     source_tables: tuple[str, ...],
-    results: tables.LakeTable,
+    evidence_tables: tuple[tables.LakeTable, tables.LakeTable],
 ) -> DayValidation:
     # Imported here: Great Expectations costs seconds to import, and only this stage needs it.
     from pipelines.ingest.validation.runner import validate_table
     from pipelines.ingest.validation.suites import suite_for
 
-    outcomes = []
-    for table in source_tables:
-        incoming = lake.read_partition(lake_root, *tables.incoming(table).address, day)
-        incoming = incoming.drop_columns([lake.RUN_ID_COLUMN])
-        outcomes.append(validate_table(table, day, incoming, suite_for(table, day, bounds)))
+    logs = {t: evidence.read_extract_log(lake_root, t, day) for t in source_tables}
+    data = {t: _incoming(lake_root, t, day) for t in source_tables}
+    context = _context(lake_root, day, bounds, data, logs)
+    outcomes = [
+        validate_table(t, day, data[t], suite_for(t, day, bounds, context), logs[t])
+        for t in source_tables
+    ]
 
-    for o in outcomes:
-        lake.write_partition(
-            lake_root, *tables.quarantine(o.table).address, day, o.quarantined_rows, run_id
-        )
-    passed = all(o.passed for o in outcomes)
-    if passed:
-        for o in outcomes:
-            lake.write_partition(lake_root, *tables.raw(o.table).address, day, o.valid_rows, run_id)
-    # Results last: a "passed" record exists only once every raw table of the day is replaced.
-    # (Each table swaps atomically; a task killed between tables leaves the day mixed until rerun.)
-    evidence = pa.concat_tables([o.results_table() for o in outcomes])
-    lake.write_partition(lake_root, *results.address, day, evidence, run_id)
+    results, history = evidence_tables
+    checked = pa.concat_tables([o.results_table() for o in outcomes])
+    # One commit per day: its quarantine, its raw tables (if it passed), its results and their
+    # history become visible together; a kill before the commit leaves the previous day whole.
+    with lake.transaction(lake_root, run_id) as tx:
+        passed = _publish(tx, day, outcomes)
+        tx.write(*results.address, day, checked)
+        attempt = evidence.append_history(lake_root, tx, history, day, checked, passed)
+    kept = [f for record in logs.values() for f in record["quarantined_file"].to_pylist() if f]
     day_result = DayValidation(
         day=day.isoformat(),
         passed=passed,
@@ -124,16 +147,97 @@ def _validate_day(
         quarantined={o.table: o.quarantined_rows.num_rows for o in outcomes},
         failures=[f"{r.table}: {r.describe()}" for o in outcomes for r in o.failures],
         warnings=[f"{r.table}: {r.describe()}" for o in outcomes for r in o.warnings],
+        kept_files=kept,
     )
     for warning in day_result.warnings:
         log.warning("validation warning %s %s", day, warning)
     log.info(
-        "validated %s: %s; quarantined %s",
+        "validated %s (attempt %d): %s; quarantined %s",
         day,
+        attempt,
         "passed" if passed else "BLOCKED",
         day_result.quarantined,
     )
     return day_result
+
+
+def _publish(tx: lake.Transaction, day: date, outcomes: list[TableValidation]) -> bool:
+    """Replace the day's quarantine partitions, and its raw ones if nothing critical failed."""
+    for o in outcomes:
+        tx.write(*tables.quarantine(o.table).address, day, o.quarantined_rows)
+    passed = all(o.passed for o in outcomes)
+    if passed:
+        for o in outcomes:
+            tx.write(*tables.raw(o.table).address, day, o.valid_rows)
+    return passed
+
+
+def _incoming(lake_root: Path, table: str, day: date) -> pa.Table:
+    incoming = lake.read_partition(lake_root, *tables.incoming(table).address, day)
+    return incoming.drop_columns([lake.RUN_ID_COLUMN])
+
+
+def _context(
+    lake_root: Path,
+    day: date,
+    bounds: RowCountBounds,
+    data: dict[str, pa.Table],
+    logs: dict[str, pa.Table],
+) -> DayContext:
+    """The reference snapshots, previous snapshots and recent volumes the day is checked against.
+
+    A reference table validated today is checked against its own new snapshot (if readable) and
+    compared with the previous published one; otherwise (the next-day feeds) the latest published
+    snapshot on or before the day stands in.
+    """
+    reference, previous = {}, {}
+    for table in tables.REFERENCE_TABLES:
+        if table in data:
+            readable = logs[table]["read_error"].null_count == logs[table].num_rows
+            current = _snapshot(table, data[table]) if readable else None
+            before = _published(lake_root, table, day, include_day=False)
+        else:
+            current, before = _published(lake_root, table, day, include_day=True), None
+        if current is not None:
+            reference[table] = current
+        if before is not None:
+            previous[table] = before
+    recent = {
+        t: _recent_rows(lake_root, t, day, bounds.volume_window_days)
+        for t in data
+        if t in tables.DATED_TABLES
+    }
+    return DayContext(reference=reference, previous=previous, recent_rows=recent)
+
+
+def _snapshot(table: str, data: pa.Table) -> Snapshot | None:
+    key = REFERENCE_KEYS[table]
+    if key not in data.column_names:  # a renamed key column: the schema check's finding
+        return None
+    keys = pc.unique(data[key].drop_null()).to_pylist()
+    return Snapshot(rows=data.num_rows, keys=frozenset(keys))
+
+
+def _published(lake_root: Path, table: str, day: date, include_day: bool) -> Snapshot | None:
+    """The latest published snapshot of ``table`` before ``day`` (or on it, if ``include_day``)."""
+    address = tables.raw(table).address
+    days = [
+        d
+        for d in lake.list_partitions(lake_root, *address)
+        if d < day or (include_day and d == day)
+    ]
+    if not days:
+        return None
+    return _snapshot(table, lake.read_partition(lake_root, *address, days[-1]))
+
+
+def _recent_rows(lake_root: Path, table: str, day: date, window_days: int) -> tuple[int, ...]:
+    """Rows of each published day of ``table`` in the ``window_days`` before ``day``."""
+    address = tables.raw(table).address
+    start = day - timedelta(days=window_days)
+    days = [d for d in lake.list_partitions(lake_root, *address) if start <= d < day]
+    # Whole partitions are read for their row count: the lake API has no metadata-only count.
+    return tuple(lake.read_partition(lake_root, *address, d).num_rows for d in days)
 
 
 def _failure_message(failed: list[DayValidation]) -> str:
@@ -141,8 +245,10 @@ def _failure_message(failed: list[DayValidation]) -> str:
     for d in failed:
         lines.append(f"  {d.day}:")
         lines.extend(f"    - {f}" for f in d.failures)
+        lines.extend(f"    unreadable file kept at {f}" for f in d.kept_files)
     lines.append(
-        "Evidence: quality.validation_results and quarantine.<table> for those dates. Earlier raw "
-        "partitions are unchanged. Fix the source data, then clear this task (or rerun the date)."
+        "Evidence: quality.validation_results (every attempt: quality.validation_history) and "
+        "quarantine.<table> for those dates. Earlier raw partitions are unchanged. Fix the source "
+        "data, then clear extract and the tasks after it (or rerun the date)."
     )
     return "\n".join(lines)

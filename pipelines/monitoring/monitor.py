@@ -89,8 +89,14 @@ def write_rows(
     lake_root: Path, where: tables.LakeTable, day: date, rows: list[dict], run_id: str
 ) -> int:
     """Replace the day's partition of a monitoring table with ``rows`` (typed, even when empty)."""
+    with lake.transaction(lake_root, run_id) as tx:
+        return stage_rows(tx, where, day, rows)
+
+
+def stage_rows(tx: lake.Transaction, where: tables.LakeTable, day: date, rows: list[dict]) -> int:
+    """Add the day's rows of a monitoring table to ``tx`` (typed, even when empty)."""
     table = pa.Table.from_pylist(rows, schema=SCHEMAS[where])
-    return lake.write_partition(lake_root, *where.address, day, table, run_id).rows
+    return tx.write(*where.address, day, table).rows
 
 
 @dataclass(frozen=True)
@@ -160,11 +166,11 @@ def monitor_day(
             > thresholds.max_missing_increase,
         )
     found = alerts(day, performance, drift, thresholds)
-    write_rows(
-        lake_root, tables.MODEL_PERFORMANCE_DAILY, day, [performance] if performance else [], run_id
-    )
-    write_rows(lake_root, tables.CALIBRATION_BY_BAND_DAILY, day, bands, run_id)
-    write_rows(lake_root, tables.FEATURE_DRIFT_DAILY, day, drift, run_id)
+    # The day's three monitoring partitions become visible together, in one commit.
+    with lake.transaction(lake_root, run_id) as tx:
+        stage_rows(tx, tables.MODEL_PERFORMANCE_DAILY, day, [performance] if performance else [])
+        stage_rows(tx, tables.CALIBRATION_BY_BAND_DAILY, day, bands)
+        stage_rows(tx, tables.FEATURE_DRIFT_DAILY, day, drift)
     for message in found:
         log.warning("MONITORING ALERT %s", message)
     return MonitorSummary(day.isoformat(), performance, drift[:5], found, version)

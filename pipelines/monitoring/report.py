@@ -29,14 +29,13 @@ _ONE_DAY, _UP_TO_DAY = "monitoring_table_day", "monitoring_table_history"
 def _history(
     lake_root: Path, sql_root: Path, table: tables.LakeTable, day: date, one_day: bool
 ) -> pd.DataFrame:
-    if not lake.list_partitions(lake_root, *table.address):
+    files = lake.table_files(lake_root, *table.address)
+    if not files:
         return pd.DataFrame()
     with macro_connection(sql_root) as con:
-        # The files are a registered table's glob (not caller text); both values are bound.
+        # The files are a registered table's (not caller text); both values are bound.
         query = load_sql(sql_root, "reports", _ONE_DAY if one_day else _UP_TO_DAY)
-        return con.execute(
-            query, {"files": lake.table_glob(lake_root, *table.address), "day": day}
-        ).df()
+        return con.execute(query, {"files": files, "day": day}).df()
 
 
 def _png(fig) -> str:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shlex
 import sys
 from collections.abc import Sequence
 from datetime import timedelta
 
-from pipelines.dates import Interval, as_date
+from pipelines.dates import Interval
 from pipelines.settings import get_settings
 
 NEXT_STEPS = """
@@ -22,7 +21,9 @@ Next:
 
 
 def _interval(args: argparse.Namespace) -> Interval:
-    return Interval.of(args.start, args.end)
+    from pipelines.ops.run_args import parse_interval
+
+    return parse_interval(args.start, args.end)
 
 
 def cmd_generate_landing(args: argparse.Namespace) -> int:
@@ -43,23 +44,9 @@ def cmd_airflow_env(args: argparse.Namespace) -> int:
 
 
 def cmd_run_dag(args: argparse.Namespace) -> int:
-    from pipelines.ops.airflow_env import apply_embedded_airflow_env
+    from pipelines.ops.run_command import run_dag
 
-    apply_embedded_airflow_env(get_settings())
-    from pipelines.ops.airflow_runner import migrate_metadata_db, run_coarse, run_days
-
-    migrate_metadata_db()
-    conf = json.loads(args.conf) if args.conf else None
-    if args.coarse:
-        runs = [run_coarse(args.dag_id, _interval(args), conf)]
-    else:
-        runs = run_days(args.dag_id, _interval(args), conf)
-    failed = [r for r in runs if r.state != "success"]
-    for r in runs:
-        print(f"{args.dag_id} {r.day}: {r.state} {' '.join(r.failed_tasks)}")
-    if failed:
-        print(f"{len(failed)} of {len(runs)} runs failed; see the task logs in the Airflow UI")
-    return 1 if failed else 0
+    return run_dag(args.dag_id, args.start, args.end, args.conf, coarse=args.coarse)
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -118,11 +105,12 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_scores(args: argparse.Namespace) -> int:
     """The riskiest flights of a scored day and the realized performance before it."""
-    from pipelines.ops.summaries import format_rows, query
+    from pipelines.ops.run_args import parse_day
+    from pipelines.ops.summaries import QueryError, format_rows, query
     from pipelines.storage.sql import load_sql
 
     settings = get_settings()
-    day, start = as_date(args.day), as_date(args.start)
+    day, start = parse_day(args.day, "--day"), parse_day(args.start, "--start")
     for title, name, params in (
         (f"Ten riskiest flights scheduled on {day}", "riskiest_flights", {"day": day}),
         (
@@ -132,7 +120,11 @@ def cmd_scores(args: argparse.Namespace) -> int:
         ),
     ):
         sql = load_sql(settings.sql_root, "reports", name)
-        result = query(settings.warehouse_path, sql, params)
+        try:
+            result = query(settings.warehouse_path, sql, params)
+        except QueryError as exc:
+            print(f"{name} failed: {exc}", file=sys.stderr)
+            return 1
         print(f"\n{title}\n")
         print(
             format_rows(tuple(result.column_names), [tuple(r.values()) for r in result.to_pylist()])
@@ -165,36 +157,48 @@ def cmd_mlflow_env(args: argparse.Namespace) -> int:
 
 
 def cmd_query(args: argparse.Namespace) -> int:
-    from pipelines.ops.summaries import format_rows, query
+    """Analyst SQL, in a child process with no secret in its environment (ops.query_process)."""
+    from pipelines.ops.query_output import UnknownOutputFormat, check_output_path, write_result
+    from pipelines.ops.query_process import run_in_child
+    from pipelines.ops.run_args import UsageError
+    from pipelines.ops.sandbox import NotAQuery, QueryError, readable_directories
+    from pipelines.ops.summaries import format_rows
+    from pipelines.storage.warehouse import PUBLISHED_LAYERS
 
     settings = get_settings()
-    if not settings.warehouse_path.exists():
-        print(f"no warehouse at {settings.warehouse_path}: run `make demo` first", file=sys.stderr)
-        return 2
-    import duckdb
-
-    from pipelines.ops.summaries import NotAQuery
-
     try:
-        result = query(settings.warehouse_path, args.sql)
-    except (duckdb.Error, NotAQuery) as exc:  # bad SQL, or anything but a read
+        target = check_output_path(args.output) if args.output else None
+    except UnknownOutputFormat as exc:
+        raise UsageError(str(exc)) from exc
+    if not settings.warehouse_path.exists():
+        raise UsageError(f"no warehouse at {settings.warehouse_path}: run `make demo` first")
+    try:
+        result = run_in_child(
+            settings.warehouse_path,
+            readable_directories(settings.lake_root, PUBLISHED_LAYERS),
+            args.sql,
+            settings.query_limits(),
+        )
+    except NotAQuery as exc:
+        print(f"query refused: {exc}", file=sys.stderr)
+        return 1
+    except QueryError as exc:  # bad SQL, a file outside the lake, the timeout
         print(f"query failed: {exc}", file=sys.stderr)
         return 1
-    if args.output:
-        if args.output.endswith(".parquet"):
-            import pyarrow.parquet as pq
-
-            pq.write_table(result, args.output)
-        else:
-            import pyarrow.csv as pacsv
-
-            pacsv.write_csv(result, args.output)
-        print(f"wrote {result.num_rows} rows to {args.output}")
+    table = result.table
+    if result.truncated:
+        print(
+            f"result cut at {table.num_rows} rows (NIGHTSHIFT_QUERY_MAX_ROWS): the query has more",
+            file=sys.stderr,
+        )
+    if target:
+        write_result(table, target)
+        print(f"wrote {table.num_rows} rows to {target}")
         return 0
-    rows = [tuple(r.values()) for r in result.slice(0, args.max_rows).to_pylist()]
-    print(format_rows(tuple(result.column_names), rows))
-    if result.num_rows > args.max_rows:
-        print(f"... {result.num_rows - args.max_rows} more rows (use -o FILE to get them all)")
+    rows = [tuple(r.values()) for r in table.slice(0, args.max_rows).to_pylist()]
+    print(format_rows(tuple(table.column_names), rows))
+    if table.num_rows > args.max_rows:
+        print(f"... {table.num_rows - args.max_rows} more rows (use -o FILE to get them all)")
     return 0
 
 
@@ -242,10 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "mlflow-env", help="print the MLflow tracking URI from settings as a shell export"
     ).set_defaults(func=cmd_mlflow_env)
-    q = sub.add_parser("query", help="run read-only SQL against the warehouse")
+    q = sub.add_parser(
+        "query", help="run one read-only SELECT against the warehouse (sandboxed, see README)"
+    )
     q.add_argument("sql")
-    q.add_argument("-o", "--output", help="write CSV (or .parquet) instead of printing")
-    q.add_argument("--max-rows", type=int, default=40)
+    q.add_argument(
+        "-o",
+        "--output",
+        help="write the result to FILE.csv, FILE.parquet or FILE.json (JSON lines) instead",
+    )
+    q.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
     q.set_defaults(func=cmd_query)
     return parser
 
@@ -256,7 +266,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return args.func(args)
+    from pipelines.ops.run_args import USAGE_EXIT_CODE, UsageError
+
+    try:
+        return args.func(args)
+    except UsageError as exc:  # one line, like argparse's own errors, and the same exit code
+        print(f"nightshift {args.command}: {exc}", file=sys.stderr)
+        return USAGE_EXIT_CODE
 
 
 if __name__ == "__main__":

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-import duckdb
 import pyarrow as pa
 
 from pipelines import tables
 from pipelines.dates import Interval
-from pipelines.storage import lake
+from pipelines.ops import sandbox
+from pipelines.ops.sandbox import NotAQuery, QueryError
+from pipelines.settings import get_settings
+from pipelines.storage import lake, snapshots
 from pipelines.storage.sql import load_sql, macro_connection
+from pipelines.storage.warehouse import PUBLISHED_LAYERS
+
+# Re-exported: callers catch them from here, where `query` lives.
+__all__ = [
+    "NotAQuery",
+    "QueryError",
+    "format_rows",
+    "partitions_table",
+    "query",
+    "validation_by_day",
+]
+log = logging.getLogger(__name__)
 
 
 def partitions_table(
@@ -20,28 +35,38 @@ def partitions_table(
     """(layer.table, partitions in the interval, rows in the interval) for every published table."""
     rows = []
     query = load_sql(sql_root, "reports", "partition_counts")
+    snapshot = snapshots.current_id(lake_root)
     with macro_connection(sql_root) as con:
-        for layer, names in lake.list_tables(lake_root).items():
+        for layer, names in lake.list_tables(lake_root, snapshot).items():
             if layer == "incoming":
                 continue
             for table in names:
-                glob = lake.table_glob(lake_root, layer, table)
-                [(parts, count)] = con.execute(query, _bind(glob, interval)).fetchall()
+                files = lake.table_files(lake_root, layer, table, snapshot=snapshot)
+                [(parts, count)] = con.execute(query, _bind(files, interval)).fetchall()
                 rows.append((f"{layer}.{table}", parts, count))
     return rows
 
 
 def validation_by_day(lake_root: Path, sql_root: Path, interval: Interval) -> list[tuple]:
     """Per day: checks run, critical failures, warnings, and rows quarantined (all tables)."""
-    if not lake.list_partitions(lake_root, *tables.VALIDATION_RESULTS.address):
+    snapshot = snapshots.current_id(lake_root)
+    results = lake.table_files(lake_root, *tables.VALIDATION_RESULTS.address, snapshot=snapshot)
+    if not results:
         return []
-    results_glob = lake.table_glob(lake_root, *tables.VALIDATION_RESULTS.address)
-    quarantine_glob = str(Path(lake_root) / "quarantine" / "*" / "dt=*" / "*.parquet")
+    quarantine = [
+        f
+        for table in lake.list_tables(lake_root, snapshot).get("quarantine", [])
+        for f in lake.table_files(lake_root, "quarantine", table, snapshot=snapshot)
+    ]
     with macro_connection(sql_root) as con:
         checks_sql = load_sql(sql_root, "reports", "checks_by_day")
         rows_sql = load_sql(sql_root, "reports", "rows_by_day")
-        checks = con.execute(checks_sql, _bind(results_glob, interval)).fetchall()
-        quarantined = dict(con.execute(rows_sql, _bind(quarantine_glob, interval)).fetchall())
+        checks = con.execute(checks_sql, _bind(results, interval)).fetchall()
+        quarantined = (
+            dict(con.execute(rows_sql, _bind(quarantine, interval)).fetchall())
+            if quarantine
+            else {}
+        )
     return [(*row, quarantined.get(row[0], 0)) for row in checks]
 
 
@@ -54,30 +79,26 @@ def format_rows(header: tuple[str, ...], rows: list[tuple]) -> str:
     return "\n".join(lines)
 
 
-class NotAQuery(ValueError):
-    """The SQL is not a single read-only statement (SELECT, or EXPLAIN of one)."""
-
-
-READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
-
-
 def query(warehouse_path: Path, sql: str, params: Mapping[str, object] | None = None) -> pa.Table:
-    """Run one read-only statement against the warehouse (never blocks or is blocked by a run).
+    """Run one read-only statement against the warehouse, in the sandbox (see ``ops.sandbox``).
 
-    A read-only connection protects the catalog file, not the disk: DuckDB would still run a
-    ``COPY ... TO`` over a lake file. So only a single SELECT (or EXPLAIN) is accepted.
-    The connection is closed before returning: DuckDB shares one open database per file within a
-    process, so a lingering connection would keep serving the catalog it opened, not a rebuilt one.
+    Only a single SELECT (or EXPLAIN of one) runs; it reads the published lake and nothing else,
+    within NIGHTSHIFT_QUERY_TIMEOUT_SECONDS and NIGHTSHIFT_QUERY_MAX_ROWS (a cut result is logged).
+    Raises ``QueryError`` (``NotAQuery`` for a refused statement) with a one-line reason.
     """
-    statements = duckdb.extract_statements(sql)
-    kinds = [s.type.name for s in statements]
-    if len(statements) != 1 or kinds[0] not in READ_ONLY_STATEMENTS:
-        raise NotAQuery(
-            f"only one SELECT (or EXPLAIN) statement is allowed; got {', '.join(kinds) or 'none'}"
-        )
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
-        return con.sql(sql, params=params).to_arrow_table()
+    settings = get_settings()
+    result = sandbox.run_query(
+        warehouse_path,
+        sandbox.readable_directories(settings.lake_root, PUBLISHED_LAYERS),
+        sql,
+        settings.query_limits(),
+        params,
+    )
+    if result.truncated:
+        rows = result.table.num_rows
+        log.warning("query result cut at %d rows (NIGHTSHIFT_QUERY_MAX_ROWS)", rows)
+    return result.table
 
 
-def _bind(glob: str, interval: Interval) -> dict[str, object]:
-    return {"files": glob, "start": interval.start, "end": interval.end}
+def _bind(files: list[str], interval: Interval) -> dict[str, object]:
+    return {"files": files, "start": interval.start, "end": interval.end}

@@ -22,7 +22,7 @@ import pandas as pd
 import pyarrow as pa
 
 import models.flight_delay as fd
-from pipelines import tables
+from pipelines import history, tables
 from pipelines.errors import MissingUpstreamPartition, PermanentError
 from pipelines.serving.schema import PREDICTION_SCHEMA
 from pipelines.storage import lake, registry
@@ -31,7 +31,6 @@ from pipelines.storage.warehouse import lake_connection
 
 log = logging.getLogger(__name__)
 
-HISTORY_DAYS = 28  # the longest trailing window of the feature SQL
 # The raw tables scoring sees "as of the evening before" (sql/serving/<table>_as_of.sql).
 AS_OF_TABLES = ("flights", "weather")
 # Which model scores a day: today's champion, or the one that was champion on the scored day.
@@ -57,8 +56,18 @@ class ScoreSummary:
     bands: dict[str, int]
 
 
-def build_scoring_features(lake_root: Path, sql_root: Path, day: date) -> pa.Table:
-    """Features of the flights scheduled on ``day``, from what was known the evening before."""
+def build_scoring_features(
+    lake_root: Path,
+    sql_root: Path,
+    day: date,
+    history_start: date,
+    allow_incomplete_history: bool = False,
+) -> pa.Table:
+    """Features of the flights scheduled on ``day``, from what was known the evening before.
+
+    Refused when a day of the 28-day history is missing or blocked (see :mod:`pipelines.history`),
+    unless ``allow_incomplete_history``; the rows say how many days were missing.
+    """
     before = day - timedelta(days=1)
     required = [
         (tables.raw("schedule"), day),
@@ -73,15 +82,17 @@ def build_scoring_features(lake_root: Path, sql_root: Path, day: date) -> pa.Tab
             f"cannot score {day}: {', '.join(missing)} not published. The next-day feeds come from "
             "this DAG's extract_next_day/validate_next_day; the actuals from flights_daily."
         )
+    found = history.require_complete(lake_root, [day], history_start, allow_incomplete_history)
     query = load_sql(sql_root, "features", "flight_features")
     with lake_connection(lake_root, sql_root) as con:
         # The lake as of the evening before `day` (the contract is in sql/serving/*_as_of.sql).
-        window = {"first": day - timedelta(days=HISTORY_DAYS), "before": before, "day": day}
+        window = {"first": day - timedelta(days=history.HISTORY_DAYS), "before": before, "day": day}
         for table in AS_OF_TABLES:  # names from this constant, never from callers; days bound
             as_of = load_sql(sql_root, "serving", table + "_as_of")
             con.execute("CREATE TABLE main." + table + "_as_of AS " + as_of, window)
             con.execute("CREATE OR REPLACE VIEW raw." + table + " AS FROM main." + table + "_as_of")
-        return con.sql(query, params={"feature_date": day}).to_arrow_table()
+        features = con.sql(query, params={"feature_date": day}).to_arrow_table()
+    return history.stamp(features, found[day])
 
 
 def resolve_model(tracking_uri: str, day: date, policy: str = CURRENT_CHAMPION):
@@ -122,15 +133,22 @@ def score_day(
     day: date,
     run_id: str,
     policy: str = CURRENT_CHAMPION,
+    *,
+    history_start: date,
+    allow_incomplete_history: bool = False,
 ) -> ScoreSummary:
     """Score the flights of ``day``; replace ``scores.flight_delay_predictions`` dt=``day``."""
     version = resolve_model(tracking_uri, day, policy)
-    features = build_scoring_features(lake_root, sql_root, day)
-    lake.write_partition(lake_root, *tables.SCORING_FEATURES.address, day, features, run_id)
+    features = build_scoring_features(
+        lake_root, sql_root, day, history_start, allow_incomplete_history
+    )
     model = registry.load_sklearn(fd.MODEL_NAME, version.version)
     probabilities = fd.predict(model, features.to_pandas())
     table = predictions_table(features, probabilities, version)
-    written = lake.write_partition(lake_root, *tables.PREDICTIONS.address, day, table, run_id)
+    # What the model saw and what it said become visible together, in one commit.
+    with lake.transaction(lake_root, run_id) as tx:
+        tx.write(*tables.SCORING_FEATURES.address, day, features)
+        written = tx.write(*tables.PREDICTIONS.address, day, table)
     bands = {b: 0 for _, b in fd.RISK_BANDS}
     for band in table.column("risk_band").to_pylist():
         bands[band] += 1

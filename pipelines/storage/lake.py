@@ -1,11 +1,14 @@
-"""The Parquet lake: ``<root>/<layer>/<table>/dt=YYYY-MM-DD/data.parquet``.
+"""The Parquet lake: ``<root>/<layer>/<table>/dt=YYYY-MM-DD/part-<id>.parquet``, under snapshots.
 
-One writer for every partition. Each partition is exactly one file, written under a hidden
-temporary name in the partition folder and moved over ``data.parquet`` with ``os.replace``, which
-is atomic on POSIX file systems: a reader sees the old file or the new one, never half of either;
-a rerun replaces; a task killed mid-write leaves the previous partition intact (and a ``.tmp`` file
-that a later write of that partition removes). Readers glob ``*.parquet``, so they never read
-temporary files.
+One writer for every partition. A write puts the rows in a new immutable file (written under a
+temporary name and fsynced first), and a commit makes it the partition's file in the lake's next
+snapshot (:mod:`pipelines.storage.snapshots`). A :class:`Transaction` gathers the partitions of
+one unit of work (a day's raw tables, validation results and quarantine, say) into one commit,
+so readers see all of them or none; a plain :func:`write_partition` is a transaction of one.
+A rerun replaces, never appends; a task killed mid-way leaves the previous snapshot current.
+
+Readers resolve a partition through a snapshot (the current one unless told otherwise), so they
+never see a half-written file, and an earlier snapshot stays readable until it is vacuumed.
 """
 
 from __future__ import annotations
@@ -13,9 +16,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -24,11 +27,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.dates import Interval
+from pipelines.storage import snapshots
 from pipelines.tables import LAYERS
 
 RUN_ID_COLUMN = "pipeline_run_id"
-PARTITION_FILE = "data.parquet"
-STALE_TEMPORARY_SECONDS = 3600
+STALE_TEMPORARY_SECONDS = snapshots.GRACE_SECONDS
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -62,9 +65,52 @@ def partition_dir(root: Path, layer: str, table: str, day: date) -> Path:
     return table_dir(root, layer, table) / f"dt={day.isoformat()}"
 
 
-def table_glob(root: Path, layer: str, table: str) -> str:
-    """The glob DuckDB reads for a whole table (hive partition column ``dt``)."""
-    return str(table_dir(root, layer, table) / "dt=*" / "*.parquet")
+class Transaction:
+    """Partitions written now, published together by :meth:`commit` (or by leaving the block)."""
+
+    def __init__(self, root: Path, run_id: str) -> None:
+        if not run_id:
+            raise LakeError("every partition write needs a run id for lineage")
+        self.root, self.run_id = Path(root), run_id
+        self.changes = snapshots.Changes()
+        self.written: list[PartitionWritten] = []
+
+    def write(self, layer: str, table: str, day: date, data: pa.Table) -> PartitionWritten:
+        """Write ``data`` (which may be empty) as the next version of partition ``dt=day``."""
+        if "dt" in data.column_names:
+            data = data.drop_columns(["dt"])  # the partition path carries the date
+        data = _stamp_run_id(data, self.run_id)
+        folder = partition_dir(self.root, layer, table, day)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"part-{uuid.uuid4().hex}.parquet"
+        _write_file(data, target)
+        rel = target.relative_to(self.root).as_posix()
+        self.changes.put.setdefault(f"{layer}.{table}", {})[day.isoformat()] = rel
+        written = PartitionWritten(layer, table, day, target, data.num_rows)
+        self.written.append(written)
+        return written
+
+    def delete(self, layer: str, table: str, day: date) -> None:
+        """Withdraw partition ``dt=day`` in this commit (its file stays for older snapshots)."""
+        _checked(layer, table)
+        self.changes.delete.setdefault(f"{layer}.{table}", set()).add(day.isoformat())
+        self.changes.put.get(f"{layer}.{table}", {}).pop(day.isoformat(), None)
+
+    def commit(self) -> snapshots.Snapshot | None:
+        if not self.changes:
+            return None
+        done = snapshots.commit(self.root, self.changes, self.run_id)
+        self.changes = snapshots.Changes()
+        return done
+
+
+@contextlib.contextmanager
+def transaction(root: Path, run_id: str) -> Iterator[Transaction]:
+    """``with transaction(root, run_id) as tx: tx.write(...)``: committed only if the block ends
+    without an exception, so a failure half-way publishes nothing."""
+    tx = Transaction(root, run_id)
+    yield tx
+    tx.commit()
 
 
 def write_partition(
@@ -75,14 +121,94 @@ def write_partition(
     ``data`` may be empty: the partition then holds zero rows (with the schema), which is how a
     rerun that finds no quarantined rows replaces the rows an earlier run quarantined.
     """
-    if "dt" in data.column_names:
-        data = data.drop_columns(["dt"])  # the partition path carries the date
-    data = _stamp_run_id(data, run_id)
-    folder = partition_dir(root, layer, table, day)
-    folder.mkdir(parents=True, exist_ok=True)
-    _remove_stale_temporaries(folder)
-    target = folder / PARTITION_FILE
-    tmp = folder / f".{PARTITION_FILE}.{uuid.uuid4().hex}.tmp"
+    with transaction(root, run_id) as tx:
+        return tx.write(layer, table, day, data)
+
+
+def delete_partition(root: Path, layer: str, table: str, day: date) -> bool:
+    """Withdraw a partition (used when a stage must withdraw output it wrote earlier)."""
+    if not has_partition(root, layer, table, day):
+        return False
+    with transaction(root, "delete") as tx:
+        tx.delete(layer, table, day)
+    return True
+
+
+def partition_file(
+    root: Path, layer: str, table: str, day: date, snapshot: int | None = None
+) -> Path | None:
+    """The file that is partition ``dt=day`` in ``snapshot`` (the current one), or None."""
+    layer, table = _checked(layer, table)
+    rel = snapshots.load(root, snapshot).files(f"{layer}.{table}").get(day.isoformat())
+    return None if rel is None else Path(root) / rel
+
+
+def read_partition(
+    root: Path, layer: str, table: str, day: date, snapshot: int | None = None
+) -> pa.Table:
+    path = partition_file(root, layer, table, day, snapshot)
+    if path is None:
+        raise LakeError(
+            f"{layer}.{table} has no partition dt={day} in the lake at {root}; run the stage "
+            "that writes it"
+        )
+    return pq.read_table(path)
+
+
+def has_partition(root: Path, layer: str, table: str, day: date) -> bool:
+    return partition_file(root, layer, table, day) is not None
+
+
+def list_partitions(root: Path, layer: str, table: str, snapshot: int | None = None) -> list[date]:
+    layer, table = _checked(layer, table)
+    days = snapshots.load(root, snapshot).files(f"{layer}.{table}")
+    return [date.fromisoformat(d) for d in sorted(days)]
+
+
+def missing_partitions(root: Path, layer: str, table: str, interval: Interval) -> list[date]:
+    present = set(list_partitions(root, layer, table))
+    return [d for d in interval.days() if d not in present]
+
+
+def table_files(
+    root: Path, layer: str, table: str, days: Interval | None = None, snapshot: int | None = None
+) -> list[str]:
+    """Paths of the files of ``layer.table`` (within ``days``) in a snapshot, in day order.
+
+    What DuckDB reads for a whole table (``lake_table($files)``): an explicit list, so a query
+    opens only the files of one snapshot, never a temporary or an older version.
+    """
+    layer, table = _checked(layer, table)
+    found = snapshots.load(root, snapshot).files(f"{layer}.{table}")
+    return [
+        str(Path(root) / rel)
+        for day, rel in sorted(found.items())
+        if days is None or days.start <= date.fromisoformat(day) < days.end
+    ]
+
+
+def list_tables(root: Path, snapshot: int | None = None) -> dict[str, list[str]]:
+    """Every ``layer -> [table, ...]`` that has at least one partition, in layer order."""
+    found: dict[str, list[str]] = {}
+    for qualified, days in snapshots.load(root, snapshot).tables.items():
+        layer, table = qualified.split(".", 1)
+        if days and layer in LAYERS:
+            found.setdefault(layer, []).append(table)
+    return {layer: sorted(found[layer]) for layer in LAYERS if layer in found}
+
+
+def _stamp_run_id(data: pa.Table, run_id: str) -> pa.Table:
+    column = pa.array([run_id] * data.num_rows, type=pa.string())
+    if RUN_ID_COLUMN in data.column_names:
+        return data.set_column(data.column_names.index(RUN_ID_COLUMN), RUN_ID_COLUMN, column)
+    return data.append_column(RUN_ID_COLUMN, column)
+
+
+def _write_file(data: pa.Table, target: Path) -> None:
+    """Write ``target`` under a hidden temporary name, fsync, then rename: a crash leaves either
+    nothing under the final name or the complete file (never referenced until committed)."""
+    _remove_stale_temporaries(target.parent)
+    tmp = target.with_name(f".{target.name}.tmp")
     try:
         pq.write_table(data, tmp, compression="zstd")
         with open(tmp, "rb") as fh:
@@ -91,86 +217,13 @@ def write_partition(
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
-    _fsync_dir(folder)
-    return PartitionWritten(layer, table, day, target, data.num_rows)
-
-
-def delete_partition(root: Path, layer: str, table: str, day: date) -> bool:
-    """Remove a partition (used when a stage must withdraw output it wrote earlier)."""
-    folder = partition_dir(root, layer, table, day)
-    if not folder.exists():
-        return False
-    shutil.rmtree(folder)
-    return True
-
-
-def read_partition(root: Path, layer: str, table: str, day: date) -> pa.Table:
-    path = partition_dir(root, layer, table, day) / PARTITION_FILE
-    if not path.exists():
-        raise LakeError(
-            f"{layer}.{table} has no partition dt={day} at {path}; run the stage that writes it"
-        )
-    return pq.read_table(path)
-
-
-def has_partition(root: Path, layer: str, table: str, day: date) -> bool:
-    return (partition_dir(root, layer, table, day) / PARTITION_FILE).exists()
-
-
-def list_partitions(root: Path, layer: str, table: str) -> list[date]:
-    folder = table_dir(root, layer, table)
-    if not folder.exists():
-        return []
-    days = [
-        date.fromisoformat(p.name.removeprefix("dt="))
-        for p in folder.glob("dt=*")
-        if (p / PARTITION_FILE).exists()
-    ]
-    return sorted(days)
-
-
-def missing_partitions(root: Path, layer: str, table: str, interval: Interval) -> list[date]:
-    return [d for d in interval.days() if not has_partition(root, layer, table, d)]
-
-
-def list_tables(root: Path) -> dict[str, list[str]]:
-    """Every ``layer -> [table, ...]`` that has at least one partition."""
-    found: dict[str, list[str]] = {}
-    for layer in LAYERS:
-        layer_dir = Path(root) / layer
-        if not layer_dir.is_dir():
-            continue
-        tables = sorted(
-            t.name
-            for t in layer_dir.iterdir()
-            if t.is_dir() and _NAME.match(t.name) and any(t.glob(f"dt=*/{PARTITION_FILE}"))
-        )
-        if tables:
-            found[layer] = tables
-    return found
-
-
-def _stamp_run_id(data: pa.Table, run_id: str) -> pa.Table:
-    if not run_id:
-        raise LakeError("every partition write needs a run id for lineage")
-    column = pa.array([run_id] * data.num_rows, type=pa.string())
-    if RUN_ID_COLUMN in data.column_names:
-        return data.set_column(data.column_names.index(RUN_ID_COLUMN), RUN_ID_COLUMN, column)
-    return data.append_column(RUN_ID_COLUMN, column)
+    snapshots.fsync_dir(target.parent)
 
 
 def _remove_stale_temporaries(folder: Path) -> None:
     # Only files old enough to belong to a dead writer: a live one is never older than this.
     cutoff = time.time() - STALE_TEMPORARY_SECONDS
-    for stale in folder.glob(f".{PARTITION_FILE}.*.tmp"):
+    for stale in folder.glob(".*.tmp"):
         with contextlib.suppress(FileNotFoundError):
             if stale.stat().st_mtime < cutoff:
                 stale.unlink()
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

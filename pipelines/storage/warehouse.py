@@ -1,7 +1,9 @@
 """Views over the lake, for a pipeline's in-memory DuckDB and for the analysts' warehouse file.
 
-``<layer>.<table>`` is a view over ``<lake>/<layer>/<table>/dt=*/*.parquet`` (read through the
-``lake_table`` macro of ``sql/macros``, with ``dt`` as a DATE column from the partition path);
+``<layer>.<table>`` is a view over the files of that table in one snapshot of the lake (read
+through the ``lake_table`` macro of ``sql/macros``, with ``dt`` as a DATE column from the
+partition path): every view of one connection or warehouse shows the same snapshot, so a query
+never mixes tables written by different commits;
 ``staging.<model>`` and ``marts.<model>`` views are the files under ``sql/staging`` and
 ``sql/marts``. One function defines them, so a query that runs in a pipeline runs unchanged in the
 warehouse.
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.storage import lake
+from pipelines.storage import lake, snapshots
 from pipelines.storage.sql import define_macros, layer_models, load_sql
 from pipelines.tables import LAYERS
 
@@ -33,6 +35,7 @@ VIEW_LAYERS = ("staging", "marts")
 class CatalogSummary:
     tables: list[str]
     views: list[str]
+    snapshot: int | None = None
 
 
 def _quote_literal(value: str) -> str:
@@ -66,13 +69,15 @@ def define_lake_views(
 ) -> CatalogSummary:
     """Create ``layer.table`` views for every lake table with data, then the SQL view layers."""
     define_macros(con, sql_root)
+    snapshot = snapshots.current_id(lake_root)  # read once: every view shows this snapshot
     tables = []
-    for layer, names in lake.list_tables(lake_root).items():
+    for layer, names in lake.list_tables(lake_root, snapshot).items():
         if layer not in layers:
             continue
         for table in names:
-            # DDL takes no bound parameters: the one value quoted into a view is a lake path.
-            files = _quote_literal(lake.table_glob(lake_root, layer, table))
+            # DDL takes no bound parameters: the values quoted into a view are lake file paths.
+            paths = lake.table_files(lake_root, layer, table, snapshot=snapshot)
+            files = "[" + ", ".join(_quote_literal(p) for p in paths) + "]"
             _create_view(con, layer, table, "SELECT * FROM lake_table(" + files + ")")  # noqa: S608
             tables.append(f"{layer}.{table}")
     views = []
@@ -85,7 +90,7 @@ def define_lake_views(
                 log.info("view %s.%s skipped: %s", layer, model, exc)
                 continue
             views.append(f"{layer}.{model}")
-    return CatalogSummary(tables, views)
+    return CatalogSummary(tables, views, snapshot)
 
 
 def lake_connection(lake_root: Path, sql_root: Path) -> duckdb.DuckDBPyConnection:

@@ -19,7 +19,7 @@ from pipelines import tables
 from pipelines.dates import Interval, as_date
 from pipelines.errors import InvalidRunParams, PermanentError
 from pipelines.settings import get_settings
-from pipelines.storage import lake
+from pipelines.storage import lake, snapshots
 from pipelines.storage.warehouse import build_warehouse
 
 log = logging.getLogger(__name__)
@@ -70,14 +70,42 @@ class RunContext:
                 "this run has no data interval: trigger it with a logical date, or set both "
                 "params 'start' and 'end' (YYYY-MM-DD, end exclusive)"
             )
-        return cls(Interval(as_date(start), as_date(end)), str(context["run_id"]))
+        try:
+            interval = Interval(param_date("start", start), param_date("end", end))
+        except ValueError as exc:  # an empty or reversed interval
+            raise InvalidRunParams(f"params 'start'/'end' give no days to run: {exc}") from exc
+        return cls(interval, str(context["run_id"]))
+
+
+def param_date(name: str, value: object) -> date:
+    """A date from a Param, a conf value or a data interval; anything else fails without retry.
+
+    Params arrive as untrusted text (the Trigger form, ``--conf``, the REST API): only an ISO date
+    or a datetime passes, so nothing else reaches a query or a path.
+    """
+    if isinstance(value, date):
+        return as_date(value)
+    if not isinstance(value, str) or len(value) > 32:
+        raise InvalidRunParams(f"param {name!r} must be a date YYYY-MM-DD; got {value!r:.60}")
+    try:
+        return as_date(value)
+    except ValueError:
+        raise InvalidRunParams(
+            f"param {name!r} must be a date YYYY-MM-DD; got {value!r:.60}"
+        ) from None
 
 
 @fails_fast
 def refresh_warehouse(context: Mapping[str, Any]) -> dict[str, Any]:
+    """Publish the lake's current snapshot to analysts, then vacuum snapshots nobody keeps."""
     settings = get_settings()
     summary = build_warehouse(settings.lake_root, settings.sql_root, settings.warehouse_path)
-    return {"warehouse": str(settings.warehouse_path), **asdict(summary)}
+    vacuumed = snapshots.vacuum(settings.lake_root, keep=settings.lake_snapshots_kept)
+    return {
+        "warehouse": str(settings.warehouse_path),
+        **asdict(summary),
+        "vacuum": asdict(vacuumed),
+    }
 
 
 def features_built(day: date) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from pipelines.features.build import build_flight_features
+from pipelines.history import OVERRIDE_PARAM
 from pipelines.ingest import extract as ingest_extract
 from pipelines.ingest import validate
 from pipelines.ingest.sources import source_from_settings
@@ -38,5 +39,12 @@ def validate_and_publish(context: Mapping[str, Any]) -> dict[str, Any]:
 def build_features(context: Mapping[str, Any]) -> dict[str, Any]:
     run = RunContext.from_airflow(context)
     settings = get_settings()
-    built = build_flight_features(settings.lake_root, settings.sql_root, run.interval, run.run_id)
+    built = build_flight_features(
+        settings.lake_root,
+        settings.sql_root,
+        run.interval,
+        run.run_id,
+        history_start=settings.first_history_day,
+        allow_incomplete_history=bool((context.get("params") or {}).get(OVERRIDE_PARAM)),
+    )
     return {"interval": str(run.interval), "rows_per_day": built.rows_per_day}

@@ -11,6 +11,7 @@ from typing import Any
 
 from pipelines import tables
 from pipelines.dates import Interval
+from pipelines.history import OVERRIDE_PARAM
 from pipelines.ingest import extract as ingest_extract
 from pipelines.ingest import validate
 from pipelines.ingest.sources import source_from_settings
@@ -65,7 +66,8 @@ def day_features_ready(context: Mapping[str, Any]) -> bool:
 def score_next_day(context: Mapping[str, Any]) -> dict[str, Any]:
     run = RunContext.from_airflow(context)
     settings = get_settings()
-    policy = (context.get("params") or {}).get("model_version_policy") or scoring.CURRENT_CHAMPION
+    params = context.get("params") or {}
+    policy = params.get("model_version_policy") or scoring.CURRENT_CHAMPION
     scored = [
         asdict(
             scoring.score_day(
@@ -75,6 +77,8 @@ def score_next_day(context: Mapping[str, Any]) -> dict[str, Any]:
                 day,
                 run.run_id,
                 policy,
+                history_start=settings.first_history_day,
+                allow_incomplete_history=bool(params.get(OVERRIDE_PARAM)),
             )
         )
         for day in _next_days(run.interval).days()

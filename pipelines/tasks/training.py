@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
-from pipelines.dates import Interval, as_date
+from pipelines.dates import Interval
 from pipelines.errors import InvalidRunParams
 from pipelines.settings import get_settings
-from pipelines.tasks.common import fails_fast, features_built
+from pipelines.tasks.common import fails_fast, features_built, param_date
 from pipelines.training import promotion
 from pipelines.training.config import TrainingConfig
 from pipelines.training.train import train_challenger
@@ -33,7 +33,7 @@ def training_as_of(context: Mapping[str, Any]) -> date:
             "this run has no data interval: trigger it with a logical date or set param 'as_of' "
             "(YYYY-MM-DD, the day after the last training day)"
         )
-    return as_date(value)
+    return param_date("as_of", value)
 
 
 def features_ready(context: Mapping[str, Any]) -> bool:

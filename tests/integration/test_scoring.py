@@ -62,7 +62,9 @@ def champion(tmp_path: Path, mlflow_store: str) -> str:
 
 
 def _score(lake_root: Path, uri: str, run_id: str = "run-a", policy=scoring.CURRENT_CHAMPION):
-    return scoring.score_day(lake_root, SQL_ROOT, uri, SCORED, run_id, policy)
+    return scoring.score_day(
+        lake_root, SQL_ROOT, uri, SCORED, run_id, policy, history_start=ACTUALS.start
+    )
 
 
 def test_scores_every_planned_flight_stamped_with_model_and_run(lake_root, champion) -> None:

@@ -51,6 +51,8 @@ def env(built: Path, data_dir: Path, mlflow_store: str, monkeypatch: pytest.Monk
     monkeypatch.setenv("NIGHTSHIFT_PUBLISH_DSN", APP_DSN)
     monkeypatch.setenv("NIGHTSHIFT_PUBLISH_SCHEMA", SCHEMA)
     monkeypatch.setenv("NIGHTSHIFT_REPORTS_ROOT", str(data_dir / "reports"))
+    # The test lake begins with its actuals: the history before them is not a gap.
+    monkeypatch.setenv("NIGHTSHIFT_HISTORY_START", str(ACTUALS.start))
     get_settings.cache_clear()
     return get_settings()
 

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import psycopg
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
 import models.flight_delay as fd
@@ -62,8 +64,17 @@ def _iso(day: date) -> str:
     return f"{day.isoformat()}T00:00:00Z"
 
 
+# The volume rule compares a day with the days published when it ran: a parallel backfill and a
+# day-by-day run see different recent days, so its observed median may differ (not its verdict).
+RELATIVE_CHECKS = ("rows.vs_recent",)
+
+
 def _rows(root: Path, layer: str, table: str, day: date):
     data = lake.read_partition(root, layer, table, day).drop_columns([lake.RUN_ID_COLUMN])
+    if "check_name" in data.column_names:
+        relative = pc.is_in(data["check_name"], pa.array(RELATIVE_CHECKS))
+        assert pc.all(data.filter(relative)["success"]).as_py(), (layer, table, day)
+        data = data.filter(pc.invert(relative))
     return data.sort_by([(c, "ascending") for c in data.column_names if c != "unexpected_sample"])
 
 
@@ -167,6 +178,8 @@ def test_backfill_train_and_score_through_the_rest_api(home: Path) -> None:
         "NIGHTSHIFT_LAKE_ROOT": str(embedded / "lake"),
         "NIGHTSHIFT_LANDING_ROOT": str(embedded / "landing"),
         "NIGHTSHIFT_AIRFLOW_HOME": str(home / "embedded" / "airflow"),
+        # The lake begins with HISTORY: a feature day's window before it is not a gap.
+        "NIGHTSHIFT_HISTORY_START": str(HISTORY.start),
     }
     for key in list(env):
         if key.startswith("AIRFLOW"):

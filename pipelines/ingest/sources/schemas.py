@@ -114,7 +114,15 @@ SAMPLE_TABLE = {
 
 
 class SchemaError(ValueError):
-    """A source column holds values that cannot be read as the canonical type."""
+    """A source column holds values that cannot be read as the canonical type.
+
+    Each source turns it into ``UnreadableSourceData`` naming where it read (kept apart from it so
+    this module stays import-free below the sources).
+    """
+
+    def __init__(self, table: str, reason: str, column_name: str) -> None:
+        self.table, self.reason, self.column_name = table, reason, column_name
+        super().__init__(f"{table}.{column_name}: {reason}")
 
 
 def conform(table: str, data: pa.Table) -> pa.Table:
@@ -127,7 +135,9 @@ def conform(table: str, data: pa.Table) -> pa.Table:
                 columns.append(data[field.name].cast(field.type))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
                 raise SchemaError(
-                    f"{table}.{field.name}: cannot read values as {field.type}: {exc}"
+                    table,
+                    f"cannot read {table}.{field.name} values as {field.type}: {exc}",
+                    column_name=field.name,
                 ) from exc
             names.append(field.name)
     for name in data.column_names:

@@ -8,13 +8,16 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from pipelines import history
 from pipelines.dates import Interval
-from pipelines.errors import MissingUpstreamPartition
+from pipelines.errors import MissingUpstreamPartition, PermanentError
 from pipelines.features.build import build_flight_features
+from pipelines.history import HistoryBlocked, HistoryNotPublished
 from pipelines.ingest.sources.schemas import SCHEMAS
 from pipelines.storage import lake
 
 D = date(2013, 3, 10)
+HISTORY_START = D - timedelta(days=3)  # the fixture's lake begins three days before D
 RUN = "test-run"
 LABEL_AND_WEATHER_PROXY = ("label_", "wx_")
 
@@ -99,7 +102,7 @@ def lake_root(tmp_path):
 
 
 def features_of(root, sql_root, day: date = D) -> list[dict]:
-    build_flight_features(root, sql_root, Interval.day(day), RUN)
+    build_flight_features(root, sql_root, Interval.day(day), RUN, HISTORY_START)
     rows = lake.read_partition(root, "features", "flight_features", day).to_pylist()
     return sorted(rows, key=lambda r: (r["carrier"], r["flight_number"]))
 
@@ -183,11 +186,59 @@ def test_history_changes_do_change_the_features(lake_root, sql_root):
 def test_a_rerun_replaces_the_partition(lake_root, sql_root):
     features_of(lake_root, sql_root)
     features_of(lake_root, sql_root)
-    glob = lake.table_glob(lake_root, "features", "flight_features")
-    count = duckdb.execute("select count(*) from read_parquet($g)", {"g": glob}).fetchone()[0]
+    files = lake.table_files(lake_root, "features", "flight_features")
+    count = duckdb.execute("select count(*) from read_parquet($f)", {"f": files}).fetchone()[0]
     assert count == 3
 
 
 def test_a_day_without_published_flights_is_refused(lake_root, sql_root):
     with pytest.raises(MissingUpstreamPartition, match="2013-03-12"):
-        build_flight_features(lake_root, sql_root, Interval.of(D, date(2013, 3, 13)), RUN)
+        build_flight_features(
+            lake_root, sql_root, Interval.of(D, date(2013, 3, 13)), RUN, HISTORY_START
+        )
+
+
+# --- features know their gaps -------------------------------------------------------------------
+
+
+def test_a_complete_history_is_stamped_with_no_missing_days(lake_root, sql_root):
+    rows = features_of(lake_root, sql_root)
+    assert {r["history_missing_days"] for r in rows} == {0}
+
+
+def test_a_day_missing_from_the_window_is_refused_naming_it(lake_root, sql_root):
+    lake.delete_partition(lake_root, "raw", "flights", D - timedelta(days=2))
+    with pytest.raises(HistoryNotPublished, match=r"2013-03-08 \(not published\)") as caught:
+        features_of(lake_root, sql_root)
+    assert "allow_incomplete_history" in str(caught.value)
+    assert not lake.has_partition(lake_root, "features", "flight_features", D)
+
+
+def test_a_blocked_day_in_the_window_fails_without_retry(lake_root, sql_root):
+    failed = pa.table(
+        {"check_name": ["schema.columns"], "severity": ["critical"], "success": [False]}
+    )
+    lake.write_partition(
+        lake_root, "quality", "validation_results", D - timedelta(days=1), failed, RUN
+    )
+    with pytest.raises(HistoryBlocked, match=r"2013-03-09 \(blocked by validation\)"):
+        features_of(lake_root, sql_root)
+    assert issubclass(HistoryBlocked, PermanentError)
+    assert not issubclass(HistoryNotPublished, PermanentError)
+
+
+def test_the_override_builds_anyway_and_stamps_how_many_days_were_missing(lake_root, sql_root):
+    lake.delete_partition(lake_root, "raw", "flights", D - timedelta(days=2))
+    build_flight_features(
+        lake_root, sql_root, Interval.day(D), RUN, HISTORY_START, allow_incomplete_history=True
+    )
+    rows = lake.read_partition(lake_root, "features", "flight_features", D).to_pylist()
+    assert rows and {r["history_missing_days"] for r in rows} == {1}
+
+
+def test_days_before_the_history_start_are_not_gaps(lake_root, sql_root):
+    # The lake begins three days before D: a window reaching further back is complete.
+    assert history.gaps(lake_root, [D], HISTORY_START)[D].count == 0
+    assert history.gaps(lake_root, [D], D - timedelta(days=10))[D].missing == tuple(
+        D - timedelta(days=back) for back in range(10, 3, -1)
+    )

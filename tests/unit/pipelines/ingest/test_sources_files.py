@@ -12,10 +12,10 @@ import pyarrow.csv as pacsv
 import pytest
 
 from pipelines.dates import Interval
-from pipelines.ingest.sources.base import SourceDataMissing
+from pipelines.ingest.sources.base import SourceDataMissing, UnreadableSourceData
 from pipelines.ingest.sources.files import FilesSource, generate_landing, landing_file
 from pipelines.ingest.sources.nycflights import day_of
-from pipelines.ingest.sources.schemas import SCHEMAS, SchemaError
+from pipelines.ingest.sources.schemas import SCHEMAS
 from pipelines.tables import DAILY_TABLES, REFERENCE_TABLES, SOURCE_TABLES
 
 INTERVAL = Interval(date(2013, 1, 1), date(2013, 1, 4))  # end exclusive: 2013-01-01..2013-01-03
@@ -201,7 +201,7 @@ def test_a_renamed_column_is_extracted_as_is_for_validation_to_report(landing: P
             assert flights.schema.field(field.name).type == field.type
 
 
-def test_a_non_numeric_value_in_a_numeric_column_raises_schema_error_naming_the_file(
+def test_a_non_numeric_value_in_a_numeric_column_is_unreadable_naming_file_line_and_column(
     landing: Path,
 ) -> None:
     rows = day_of("flights", date(2013, 1, 2)).slice(0, 3)
@@ -212,8 +212,11 @@ def test_a_non_numeric_value_in_a_numeric_column_raises_schema_error_naming_the_
     path = landing_file(landing, "flights", date(2013, 1, 2))
     pacsv.write_csv(broken, path)
 
-    with pytest.raises(SchemaError) as caught:
+    with pytest.raises(UnreadableSourceData) as caught:
         FilesSource(landing).extract("flights", date(2013, 1, 2))
 
     assert str(path) in str(caught.value)
     assert "about ten minutes" in str(caught.value)
+    # Row 1 of the data is line 3 of the file; dep_delay is its sixth field.
+    assert (caught.value.line, caught.value.column, caught.value.column_name) == (3, 6, "dep_delay")
+    assert caught.value.file == path

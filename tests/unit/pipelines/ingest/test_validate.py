@@ -7,14 +7,15 @@ from datetime import date
 import pyarrow as pa
 import pytest
 
+from pipelines import tables
 from pipelines.dates import Interval
 from pipelines.ingest.extract import extract
+from pipelines.ingest.sources.base import UnreadableSourceData
 from pipelines.ingest.sources.nycflights import day_of
 from pipelines.ingest.validate import DataValidationError, validate_and_publish
-from pipelines.settings import RowCountBounds
 from pipelines.storage import lake
+from tests.fixtures.intake import SMALL_DAYS as BOUNDS
 
-BOUNDS = RowCountBounds(flights=(5, 100), weather=(5, 100))
 TABLES = ("flights", "weather", "airlines")
 DAYS = Interval.of("2013-01-01", "2013-01-03")
 
@@ -94,3 +95,108 @@ def test_a_fixed_rerun_publishes_and_clears_the_quarantine(tmp_path):
     run(source, tmp_path, run_id="fixed-run")
     assert lake.read_partition(tmp_path, "raw", "flights", bad_day).num_rows == 10
     assert lake.read_partition(tmp_path, "quarantine", "flights", bad_day).num_rows == 0
+
+
+class UnreadableSource(FixtureSource):
+    """The fixture source, with files that cannot be read on some days."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unreadable: dict[tuple[str, date], UnreadableSourceData] = {}
+
+    def extract(self, table: str, day: date) -> pa.Table:
+        if (table, day) in self.unreadable:
+            raise self.unreadable[(table, day)]
+        return super().extract(table, day)
+
+
+def test_an_unreadable_table_blocks_the_day_with_the_readers_message(tmp_path):
+    source = UnreadableSource()
+    run(source, tmp_path, run_id="good-run")
+    bad_day = date(2013, 1, 2)
+    source.unreadable[("flights", bad_day)] = UnreadableSourceData(
+        "flights", "CSV parse error: Row #5: Expected 19 columns, got 7", location="f.csv", line=5
+    )
+
+    with pytest.raises(DataValidationError) as failure:
+        run(source, tmp_path, run_id="bad-run")
+
+    message = str(failure.value)
+    assert "flights: schema.readable" in message and "1 of 1 files unexpected" in message
+    assert "f.csv, line 5: CSV parse error" in message
+    results = lake.read_partition(tmp_path, "quality", "validation_results", bad_day).to_pylist()
+    failed = [(r["table_name"], r["check_name"]) for r in results if not r["success"]]
+    assert failed == [("flights", "schema.readable")]
+    readable = [r for r in results if r["check_name"] == "schema.readable"]
+    assert {r["table_name"] for r in readable} == set(TABLES)  # recorded for every table
+    # The day stays as the good run published it, every table of it.
+    for table in TABLES:
+        kept = lake.read_partition(tmp_path, "raw", table, bad_day)
+        assert set(kept["pipeline_run_id"].to_pylist()) == {"good-run"}, table
+
+
+def test_the_history_keeps_every_attempt_and_the_results_the_latest(tmp_path):
+    source = FixtureSource()
+    bad_day = date(2013, 1, 2)
+    source.damage[("flights", bad_day)] = negative_distance(day_of("flights", bad_day).slice(0, 10))
+    with pytest.raises(DataValidationError):
+        run(source, tmp_path, run_id="bad-run")
+    source.damage.clear()
+    run(source, tmp_path, run_id="fixed-run")
+
+    history = lake.read_partition(tmp_path, *tables.VALIDATION_HISTORY.address, bad_day)
+    attempts = {(r["attempt"], r["attempt_run_id"], r["day_passed"]) for r in history.to_pylist()}
+    assert attempts == {(1, "bad-run", False), (2, "fixed-run", True)}
+    failed_before = [
+        r["check_name"] for r in history.to_pylist() if r["attempt"] == 1 and not r["success"]
+    ]
+    assert failed_before == ["distance.between"]
+    latest = lake.read_partition(tmp_path, *tables.VALIDATION_RESULTS.address, bad_day)
+    assert all(latest["success"].to_pylist())
+    assert latest.num_rows == history.num_rows // 2
+
+
+def test_a_snapshot_is_compared_with_the_previous_published_one(tmp_path):
+    source = FixtureSource()
+    run(source, tmp_path, interval=Interval.day(DAYS.start), run_id="day-1")
+    day = date(2013, 1, 2)
+    airlines = day_of("airlines", day)
+    used = set(day_of("flights", day).slice(0, 10)["carrier"].to_pylist())
+    source.damage[("airlines", day)] = airlines.filter(
+        pa.array([c not in used for c in airlines["carrier"].to_pylist()])
+    )
+
+    with pytest.raises(DataValidationError) as failure:
+        run(source, tmp_path, interval=Interval.day(day), run_id="day-2")
+
+    message = str(failure.value)
+    assert (
+        "airlines: rows.vs_previous" in message and "previous published snapshot had 16" in message
+    )
+    assert "flights: carrier.in_airlines" in message and "10 of 10 rows unexpected" in message
+    assert lake.read_partition(tmp_path, "quarantine", "flights", day).num_rows == 10
+
+
+def test_the_next_day_feeds_are_checked_against_the_latest_published_snapshots(tmp_path):
+    source = FixtureSource()
+    run(source, tmp_path, interval=Interval.day(DAYS.start), run_id="actuals")
+    day = date(2013, 1, 2)
+    schedule = day_of("schedule", day).slice(0, 10)
+    source.damage[("schedule", day)] = schedule.set_column(
+        schedule.column_names.index("carrier"), "carrier", pa.array(["ZZ"] + ["UA"] * 9)
+    )
+    feeds = ("schedule",)
+    extract(source, tmp_path, Interval.day(day), "next-day", feeds)
+
+    with pytest.raises(DataValidationError, match=r"schedule: carrier\.in_airlines.*1 of 10 rows"):
+        validate_and_publish(
+            tmp_path,
+            Interval.day(day),
+            "next-day",
+            BOUNDS,
+            feeds,
+            results=tables.NEXT_DAY_VALIDATION_RESULTS,
+        )
+    history = lake.read_partition(tmp_path, *tables.NEXT_DAY_VALIDATION_HISTORY.address, day)
+    assert set(history["table_name"].to_pylist()) == {"schedule"}
+    assert not lake.has_partition(tmp_path, *tables.VALIDATION_HISTORY.address, day)

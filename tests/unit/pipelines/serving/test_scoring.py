@@ -33,7 +33,7 @@ def test_nothing_is_scored_before_the_feeds_and_the_actuals_are_published(
     tmp_path: Path, sql_root: Path
 ) -> None:
     with pytest.raises(scoring.ScoringInputMissing) as caught:
-        scoring.build_scoring_features(tmp_path, sql_root, DAY)
+        scoring.build_scoring_features(tmp_path, sql_root, DAY, history_start=date(2013, 1, 1))
     message = str(caught.value)
     for missing in (
         "raw.schedule dt=2013-03-15",

@@ -1,4 +1,5 @@
-"""The Parquet lake: one file per partition, atomic replace, reruns that replace, stale temps."""
+"""The Parquet lake: immutable partition files under snapshots, reruns that replace, crashes and
+stale temporaries that readers never see, transactions, time travel and vacuum."""
 
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ def _glob_rows(root: Path, layer: str, table: str) -> list[tuple]:
         return con.execute(
             "select dt::date as dt, flight, pipeline_run_id from read_parquet(?, "
             "hive_partitioning = true, union_by_name = true) order by dt, flight",
-            [lake.table_glob(root, layer, table)],
+            [lake.table_files(root, layer, table) or ["no-files"]],
         ).fetchall()
 
 
@@ -44,11 +45,11 @@ def _parquet_files(folder: Path) -> list[str]:
 
 
 def _temporaries(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.glob(f".{lake.PARTITION_FILE}.*.tmp"))
+    return sorted(p.name for p in folder.glob(".*.tmp"))
 
 
 def _stale_temp(folder: Path, age_seconds: float) -> Path:
-    path = folder / f".{lake.PARTITION_FILE}.{os.urandom(16).hex()}.tmp"
+    path = folder / f".part-{os.urandom(16).hex()}.parquet.tmp"
     path.write_bytes(b"PAR1 half a file from a writer that was killed")
     mtime = time.time() - age_seconds
     os.utime(path, (mtime, mtime))
@@ -64,8 +65,12 @@ def test_write_then_read_round_trips_the_rows(tmp_path: Path) -> None:
     written = lake.write_partition(tmp_path, "raw", "flights", DAY, data, "run-1")
 
     assert written.rows == 4
-    assert written.path == tmp_path / "raw" / "flights" / "dt=2013-01-02" / "data.parquet"
-    assert written.path.exists()
+    assert written.path.parent == tmp_path / "raw" / "flights" / "dt=2013-01-02"
+    assert written.path.name.startswith("part-") and written.path.suffix == ".parquet"
+    assert (
+        written.path.exists()
+        and lake.partition_file(tmp_path, "raw", "flights", DAY) == written.path
+    )
     back = lake.read_partition(tmp_path, "raw", "flights", DAY)
     assert back.drop_columns([lake.RUN_ID_COLUMN]).equals(data)
 
@@ -127,8 +132,9 @@ def test_a_rerun_of_the_same_partition_replaces_it(tmp_path: Path) -> None:
     assert back.num_rows == 3
     assert back["flight"].to_pylist() == [50, 51, 52]
     assert set(back[lake.RUN_ID_COLUMN].to_pylist()) == {"run-2"}
-    folder = lake.partition_dir(tmp_path, "raw", "flights", DAY)
-    assert _parquet_files(folder) == ["data.parquet"]
+    # The partition is the new file; the old one stays for older snapshots until vacuumed.
+    assert lake.partition_file(tmp_path, "raw", "flights", DAY) == written.path
+    assert len(_parquet_files(written.path.parent)) == 2
 
     rows = _glob_rows(tmp_path, "raw", "flights")
     assert len(rows) == 3 + 4  # the rerun day once, not 5 + 3; the other day untouched
@@ -181,10 +187,11 @@ def test_a_write_that_crashes_midway_leaves_the_previous_partition_intact(
 
     # The crash wrote somewhere other than the live file...
     assert partial_paths and partial_paths[0].parent == folder
-    assert partial_paths[0].name != lake.PARTITION_FILE
+    assert partial_paths[0].name.endswith(".tmp")
     # ...so readers still see the previous partition, byte for byte the same rows.
     assert lake.read_partition(tmp_path, "raw", "flights", DAY).equals(before)
-    assert _parquet_files(folder) == ["data.parquet"]
+    live = lake.partition_file(tmp_path, "raw", "flights", DAY)
+    assert live is not None and _parquet_files(folder) == [live.name]
     assert _temporaries(folder) == []
     rows = _glob_rows(tmp_path, "raw", "flights")
     assert [r[1] for r in rows] == [1, 2, 3, 4]
@@ -234,7 +241,7 @@ def test_an_unknown_layer_is_refused(tmp_path: Path, layer: str) -> None:
     with pytest.raises(lake.LakeError, match="unknown lake layer"):
         lake.write_partition(tmp_path, layer, "flights", DAY, _flights(3), "run-1")
     with pytest.raises(lake.LakeError, match="unknown lake layer"):
-        lake.table_glob(tmp_path, layer, "flights")
+        lake.table_files(tmp_path, layer, "flights")
     assert list(tmp_path.iterdir()) == []
 
 

@@ -28,7 +28,7 @@ def test_smoothed_rate_shrinks_toward_the_prior_and_reads_missing_counts_as_zero
 def test_lake_table_reads_every_partition_with_its_day(tmp_path: Path, sql_root: Path) -> None:
     for day, rows in ((date(2013, 1, 1), 2), (date(2013, 1, 2), 3)):
         lake.write_partition(tmp_path, "raw", "airlines", day, pa.table({"x": range(rows)}), "r")
-    files = lake.table_glob(tmp_path, "raw", "airlines")
+    files = lake.table_files(tmp_path, "raw", "airlines")
     with macro_connection(sql_root) as con:
         got = con.execute(
             "select dt, count(*) from lake_table($files) group by dt order by dt", {"files": files}

@@ -9,6 +9,7 @@ import pytest
 from airflow.sdk.exceptions import AirflowFailException
 
 from pipelines.dates import Interval
+from pipelines.errors import InvalidRunParams
 from pipelines.tasks import training as tasks
 from pipelines.tasks.common import RunContext, fails_fast
 from pipelines.training.dataset import InsufficientTrainingData
@@ -196,3 +197,37 @@ def test_bad_run_params_fail_without_retry() -> None:
     context = {"params": {"start": "2013-01-02"}, "run_id": "manual__x"}
     with pytest.raises(AirflowFailException, match="InvalidRunParams: set both params"):
         flights_daily.extract(context)
+
+
+# --- Hostile Params and conf: refused before they reach a query or a path -------------------
+
+HOSTILE = [
+    "2013-01-01'; DROP TABLE raw.flights; --",
+    "../../etc/passwd",
+    "2013-01-01 UNION SELECT * FROM read_text('/proc/self/environ')",
+    "2013-13-45",
+    "x" * 500,
+    ["2013-01-01"],
+    {"$gt": ""},
+    12345,
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_a_hostile_start_or_end_fails_without_retry(value: object) -> None:
+    for params in ({"start": value, "end": "2013-01-03"}, {"start": "2013-01-01", "end": value}):
+        with pytest.raises(InvalidRunParams, match="must be a date YYYY-MM-DD"):
+            RunContext.from_airflow({"params": params, "run_id": "manual__x"})
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_a_hostile_as_of_fails_without_retry(value: object) -> None:
+    with pytest.raises(InvalidRunParams):
+        tasks.training_as_of({"params": {"as_of": value}, "run_id": "manual__x"})
+
+
+def test_a_reversed_range_fails_without_retry() -> None:
+    with pytest.raises(InvalidRunParams, match="give no days"):
+        RunContext.from_airflow(
+            {"params": {"start": "2013-02-01", "end": "2013-01-01"}, "run_id": "manual__x"}
+        )

@@ -9,12 +9,13 @@ import pyarrow.compute as pc
 import pytest
 
 from pipelines.ingest.sources.nycflights import day_of
+from pipelines.ingest.validation.context import DayContext
 from pipelines.ingest.validation.runner import validate_table
 from pipelines.ingest.validation.suites import suite_for
-from pipelines.settings import RowCountBounds
+from tests.fixtures.intake import SMALL_DAYS as BOUNDS
 
 DAY = date(2013, 1, 2)
-BOUNDS = RowCountBounds(flights=(5, 100), weather=(5, 100))
+NO_CONTEXT = DayContext()
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,7 @@ def flights() -> pa.Table:
 
 
 def run(table: str, data: pa.Table, day: date = DAY):
-    return validate_table(table, day, data, suite_for(table, day, BOUNDS))
+    return validate_table(table, day, data, suite_for(table, day, BOUNDS, NO_CONTEXT))
 
 
 def result(outcome, check_name: str):
@@ -122,7 +123,7 @@ def test_a_tolerated_critical_defect_quarantines_the_row_and_publishes_the_rest(
 def test_results_table_has_one_row_per_check(flights):
     outcome = run("flights", with_values(flights, "distance", [0], -1.0))
     table = outcome.results_table()
-    assert table.num_rows == len(suite_for("flights", DAY, BOUNDS))
+    assert table.num_rows == len(suite_for("flights", DAY, BOUNDS, NO_CONTEXT))
     row = next(r for r in table.to_pylist() if r["check_name"] == "distance.between")
     assert row["table_name"] == "flights"
     assert row["severity"] == "critical"
