@@ -16,7 +16,7 @@ NEXT_STEPS = """
 Next:
   make airflow     # the Airflow UI on http://localhost:8080: these runs, their logs, backfills
   .venv/bin/nightshift query "select dt, count(*) from features.flight_features group by dt"
-  duckdb -readonly {warehouse}     # or Python: duckdb.connect(path, read_only=True)
+  # Python, same sandbox: from pipelines.ops.summaries import query; query("{warehouse}", sql)
 """
 
 
