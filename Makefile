@@ -60,8 +60,8 @@ endef
 test: $(STAMP) ## Run every test (PostgreSQL must be up on 127.0.0.1:5432)
 	$(BIN)/python -m pytest
 
-test-unit: $(STAMP) ## The fast feedback loop: unit, layering and DAG tests (no Airflow runs, no services)
-	$(BIN)/python -m pytest tests/unit tests/dags tests/test_layering.py
+test-unit: $(STAMP) ## The fast feedback loop: unit, layering and DAG tests (no model fits, no services)
+	$(BIN)/python -m pytest -m "not integration" tests/unit tests/dags tests/test_layering.py
 
 lint: $(STAMP) ## ruff (check and format), sqlfluff over sql/, mypy over pipelines/ (fails, never fixes)
 	$(BIN)/ruff check .

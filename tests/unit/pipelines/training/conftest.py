@@ -29,3 +29,12 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list:
 
     monkeypatch.setattr(socket.socket, "connect", refuse)
     return attempts
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that fit models into a real (temporary) MLflow store take seconds each: they run in
+    `make test`, and `make test-unit` (``-m "not integration"``) leaves them out."""
+    here = Path(__file__).parent
+    for item in items:
+        if Path(item.fspath).parent == here and "mlflow_store" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
