@@ -157,7 +157,7 @@ def flight_delay_scoring() -> None:
     scored >> published
     monitored = monitor()
     scored >> monitored
-    waited >> monitored  # never before the day's features exist, whatever else failed
+    waited >> monitored  # after the wait for the day's features (a timeout fails monitor too)
     alerted = raise_alert(monitored)
     refreshed = refresh_warehouse()
     [published, monitored] >> refreshed

@@ -28,11 +28,12 @@ params to cover a month).
   `nightshift query "select * from quality.validation_results where dt = 'D' and not success"`
   (every earlier attempt is in `quality.validation_history`) and `quarantine.<table>` (rows that
   broke a row-level check; a schema or row-count failure leaves the whole day in
-  `incoming.<table>`). A file that could not be read at all fails `schema.readable` with the
-  parser's message, line and column, and is kept byte for byte under
-  `<lake>/quarantine/_files/<table>/dt=D/`. Fix the source, then **Clear** `extract` and the
-  tasks after it (extract reads the source again). This task does not retry: the same data fails
-  the same way.
+  `incoming.<table>`, which `nightshift query` does not expose: read it with
+  `lake.read_partition(lake_root, "incoming", table, day)` from Python). A file that could not
+  be read at all fails `schema.readable` with the parser's message, line and column, and is
+  kept byte for byte under `<lake>/quarantine/_files/<table>/dt=D/`. Fix the source, then
+  **Clear** `extract` and the tasks after it (extract reads the source again). This task does
+  not retry: the same data fails the same way.
 - **build_features** — refuses a day whose 28-day history has a missing or blocked day
   (`HistoryBlocked`: fails at once and names the days; `HistoryNotPublished`: an earlier day is
   not published yet, so it retries, as in a backfill whose earlier runs are still going). Fix

@@ -92,7 +92,6 @@ def quarantined_files_dir(lake_root: Path, table: str, day: date) -> Path:
 
 
 def append_history(
-    lake_root: Path,
     tx: lake.Transaction,
     history: tables.LakeTable,
     day: date,
@@ -104,7 +103,7 @@ def append_history(
     ``pipeline_run_id`` of the partition is the last writer's (the lake stamps every row), so each
     row keeps its own attempt's run in ``attempt_run_id``.
     """
-    earlier = _earlier_attempts(lake_root, history, day)
+    earlier = _earlier_attempts(tx, history, day)
     attempt = 1 if earlier.num_rows == 0 else int(pc.max(earlier["attempt"]).as_py()) + 1
     rows = results
     for name, value, kind in (
@@ -119,10 +118,12 @@ def append_history(
     return attempt
 
 
-def _earlier_attempts(lake_root: Path, history: tables.LakeTable, day: date) -> pa.Table:
-    if not lake.has_partition(lake_root, *history.address, day):
+def _earlier_attempts(tx: lake.Transaction, history: tables.LakeTable, day: date) -> pa.Table:
+    # Read for update: if another validation of the day commits first, this commit conflicts
+    # (and is redone) instead of silently dropping that attempt.
+    earlier = tx.read_for_update(*history.address, day)
+    if earlier is None:
         return pa.table({"attempt": pa.array([], type=pa.int64())})
-    earlier = lake.read_partition(lake_root, *history.address, day)
     return earlier.drop_columns(
         [c for c in (lake.RUN_ID_COLUMN, "dt") if c in earlier.column_names]
     )

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# A day's commit is redone this often when a concurrent validation of the same day wins the race.
+COMMIT_TRIES = 3
+
 
 class DataValidationError(PermanentError, RuntimeError):
     """A critical check failed: the named days were not published."""
@@ -135,10 +138,17 @@ def _validate_day(
     checked = pa.concat_tables([o.results_table() for o in outcomes])
     # One commit per day: its quarantine, its raw tables (if it passed), its results and their
     # history become visible together; a kill before the commit leaves the previous day whole.
-    with lake.transaction(lake_root, run_id) as tx:
-        passed = _publish(tx, day, outcomes)
-        tx.write(*results.address, day, checked)
-        attempt = evidence.append_history(lake_root, tx, history, day, checked, passed)
+    for tries in range(COMMIT_TRIES):
+        try:
+            with lake.transaction(lake_root, run_id) as tx:
+                passed = _publish(tx, day, outcomes)
+                tx.write(*results.address, day, checked)
+                attempt = evidence.append_history(tx, history, day, checked, passed)
+            break
+        except lake.CommitConflict:  # another validation of the day committed meanwhile
+            if tries == COMMIT_TRIES - 1:
+                raise
+            log.warning("validation of %s conflicted with another commit: redoing it", day)
     kept = [f for record in logs.values() for f in record["quarantined_file"].to_pylist() if f]
     day_result = DayValidation(
         day=day.isoformat(),

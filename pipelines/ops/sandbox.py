@@ -177,9 +177,10 @@ def run_query(
     """
     try:
         check_statement(sql)
-    except duckdb.Error as exc:
+        con = sandbox_connection(warehouse_path, readable, limits.timeout_seconds)
+    except duckdb.Error as exc:  # bad SQL, or a warehouse that cannot be opened
         raise QueryFailed(first_line(exc)) from exc
-    with sandbox_connection(warehouse_path, readable, limits.timeout_seconds) as con:
+    with con:
         # DuckDB's max_execution_time is set too; the timer also covers time spent fetching.
         timer = threading.Timer(limits.timeout_seconds, _interrupt, [con])
         timer.daemon = True

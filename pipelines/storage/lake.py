@@ -31,6 +31,7 @@ from pipelines.storage import snapshots
 from pipelines.tables import LAYERS
 
 RUN_ID_COLUMN = "pipeline_run_id"
+CommitConflict = snapshots.CommitConflict
 STALE_TEMPORARY_SECONDS = snapshots.GRACE_SECONDS
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -89,6 +90,14 @@ class Transaction:
         written = PartitionWritten(layer, table, day, target, data.num_rows)
         self.written.append(written)
         return written
+
+    def read_for_update(self, layer: str, table: str, day: date) -> pa.Table | None:
+        """The partition as the current snapshot has it (None: absent); the commit fails with
+        ``CommitConflict`` if another commit replaces it first (for read-modify-write)."""
+        path = partition_file(self.root, layer, table, day)
+        rel = None if path is None else path.relative_to(self.root).as_posix()
+        self.changes.expect.setdefault(f"{layer}.{table}", {})[day.isoformat()] = rel
+        return None if path is None else pq.read_table(path)
 
     def delete(self, layer: str, table: str, day: date) -> None:
         """Withdraw partition ``dt=day`` in this commit (its file stays for older snapshots)."""

@@ -50,13 +50,20 @@ class Snapshot:
 
 @dataclass
 class Changes:
-    """What one commit does: partitions to point at new files, partitions to withdraw."""
+    """What one commit does: partitions to point at new files, partitions to withdraw, and the
+    partitions it read to compute them (which must not have changed meanwhile)."""
 
     put: dict[str, dict[str, str]] = field(default_factory=dict)
     delete: dict[str, set[str]] = field(default_factory=dict)
+    expect: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.put or self.delete)
+
+
+class CommitConflict(RuntimeError):
+    """Another commit changed a partition this one read, or a file it publishes is gone: redo
+    the work on the current snapshot (a retry does)."""
 
 
 _cache: dict[tuple[str, int], Snapshot] = {}
@@ -140,6 +147,7 @@ def commit(root: Path, changes: Changes, run_id: str) -> Snapshot:
     """Apply ``changes`` to the current snapshot and make the result current, atomically."""
     with _locked(root):
         base = load(root)
+        _check(root, base, changes)
         tables = {name: dict(days) for name, days in base.tables.items()}
         for name, withdrawn in changes.delete.items():
             for day in withdrawn:
@@ -159,6 +167,19 @@ def commit(root: Path, changes: Changes, run_id: str) -> Snapshot:
         # The commit point: until this replace, readers see the previous snapshot.
         _write_atomically(folder(root) / CURRENT, f"{new_id}\n")
     return load(root, new_id)
+
+
+def _check(root: Path, base: Snapshot, changes: Changes) -> None:
+    for name, days in changes.expect.items():
+        for day, file in days.items():
+            if base.files(name).get(day) != file:
+                raise CommitConflict(
+                    f"{name} dt={day} changed since it was read (another run committed it)"
+                )
+    for name, files in changes.put.items():
+        for day, rel in files.items():
+            if not (Path(root) / rel).is_file():
+                raise CommitConflict(f"{name} dt={day}: {rel} vanished before the commit")
 
 
 def fsync_dir(path: Path) -> None:
@@ -184,13 +205,21 @@ def vacuum(root: Path, keep: int, grace_seconds: float = GRACE_SECONDS) -> Vacuu
     if keep < 1:
         raise ValueError(f"keep at least the current snapshot; got keep={keep}")
     with _locked(root):
+        current = current_id(root)
         ids = list_ids(root)
-        dropped = ids[:-keep]
+        # Manifests past CURRENT are commits that died before publishing: never kept.
+        kept = [] if current is None else [i for i in ids if i <= current][-keep:]
+        dropped = [i for i in ids if i not in kept]
         for snapshot_id in dropped:
             (folder(root) / f"{snapshot_id:010d}.json").unlink()
+        for stale in folder(root).glob(".*.tmp"):
+            if stale.stat().st_mtime < time.time() - grace_seconds:
+                stale.unlink()
+        if current is None:  # a lake from before snapshots: its files are its data
+            return VacuumSummary(len(dropped), 0)
         used = {
             f
-            for snapshot_id in ids[-keep:]
+            for snapshot_id in kept
             for days in load(root, snapshot_id).tables.values()
             for f in days.values()
         }
@@ -200,7 +229,6 @@ def vacuum(root: Path, keep: int, grace_seconds: float = GRACE_SECONDS) -> Vacuu
             rel = path.relative_to(root).as_posix()
             if rel in used or not path.is_file() or path.stat().st_mtime >= cutoff:
                 continue
-            if ids or path.name != LEGACY_FILE:  # a legacy lake's files are its data
-                path.unlink()
-                deleted += 1
+            path.unlink()
+            deleted += 1
     return VacuumSummary(len(dropped), deleted)

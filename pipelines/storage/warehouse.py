@@ -11,6 +11,7 @@ warehouse.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import uuid
@@ -99,7 +100,11 @@ def lake_connection(lake_root: Path, sql_root: Path) -> duckdb.DuckDBPyConnectio
     Pipelines read staging; the marts are for analysts and live in the warehouse only.
     """
     con = duckdb.connect(":memory:")
-    define_lake_views(con, lake_root, sql_root, layers=LAYERS, view_layers=("staging",))
+    try:
+        define_lake_views(con, lake_root, sql_root, layers=LAYERS, view_layers=("staging",))
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -113,6 +118,15 @@ def build_warehouse(lake_root: Path, sql_root: Path, warehouse_path: Path) -> Ca
     """
     warehouse_path = Path(warehouse_path)
     warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    # Two refreshes at once (two DAGs finishing together) take turns, so the last file swapped
+    # in is built from the newest snapshot, never an older one.
+    with open(warehouse_path.with_name(f".{warehouse_path.name}.lock"), "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        summary = _build_and_swap(lake_root, sql_root, warehouse_path)
+    return summary
+
+
+def _build_and_swap(lake_root: Path, sql_root: Path, warehouse_path: Path) -> CatalogSummary:
     tmp = warehouse_path.with_name(f".{warehouse_path.name}.{uuid.uuid4().hex}.tmp")
     try:
         con = duckdb.connect(str(tmp))

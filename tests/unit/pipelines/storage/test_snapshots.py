@@ -187,3 +187,66 @@ def test_a_kill_at_any_step_leaves_the_old_day_or_the_new_day_never_a_mix(
     assert time.monotonic() - started < 60
     referenced = {f for days in snapshots.load(tmp_path).tables.values() for f in days.values()}
     assert all(Path(tmp_path / f).is_file() and not f.endswith(".tmp") for f in referenced)
+
+
+def _leave_an_unpublished_manifest(root: Path) -> None:
+    """What a commit killed between writing its manifest and replacing CURRENT leaves."""
+    current = snapshots.current_id(root)
+    text = (root / "_snapshots" / f"{current:010d}.json").read_text()
+    (root / "_snapshots" / f"{current + 1:010d}.json").write_text(
+        text.replace(f'"id": {current},', f'"id": {current + 1},')
+    )
+
+
+def test_vacuum_never_keeps_a_manifest_that_was_not_published(tmp_path: Path) -> None:
+    lake.write_partition(tmp_path, "raw", "flights", DAY, _rows(2), "run-1")
+    _leave_an_unpublished_manifest(tmp_path)
+
+    snapshots.vacuum(tmp_path, keep=1, grace_seconds=0)
+
+    assert snapshots.list_ids(tmp_path) == [1]
+    assert _values(tmp_path, "raw", "flights") == [0, 1]
+    lake.write_partition(tmp_path, "raw", "weather", DAY, _rows(1), "run-2")  # still commits
+    assert snapshots.current_id(tmp_path) == 2
+
+
+def test_vacuum_of_a_lake_from_before_snapshots_deletes_none_of_its_files(tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    legacy = tmp_path / "raw" / "flights" / f"dt={DAY}"
+    legacy.mkdir(parents=True)
+    pq.write_table(_rows(2), legacy / "data.parquet")
+    (tmp_path / "_snapshots").mkdir()
+    (tmp_path / "_snapshots" / "0000000001.json").write_text(
+        '{"id": 1, "parent": null, "committed_at": "", "run_id": "killed", "tables": {}}'
+    )
+
+    snapshots.vacuum(tmp_path, keep=5, grace_seconds=0)
+
+    assert (legacy / "data.parquet").exists()
+    assert _values(tmp_path, "raw", "flights") == [0, 1]
+
+
+def test_a_read_modify_write_that_lost_the_race_conflicts_instead_of_losing_an_update(
+    tmp_path: Path,
+) -> None:
+    lake.write_partition(tmp_path, "quality", "validation_history", DAY, _rows(1), "attempt-1")
+    first, second = lake.Transaction(tmp_path, "a"), lake.Transaction(tmp_path, "b")
+    for tx, value in ((first, 10), (second, 20)):
+        earlier = tx.read_for_update("quality", "validation_history", DAY)
+        assert earlier is not None
+        rows = pa.concat_tables([earlier.select(["x"]), _rows(1, value)])
+        tx.write("quality", "validation_history", DAY, rows)
+    first.commit()
+    with pytest.raises(lake.CommitConflict, match="changed since it was read"):
+        second.commit()
+    assert _values(tmp_path, "quality", "validation_history") == [0, 10]
+
+
+def test_a_commit_whose_file_vanished_conflicts(tmp_path: Path) -> None:
+    tx = lake.Transaction(tmp_path, "slow")
+    written = tx.write("raw", "flights", DAY, _rows(1))
+    written.path.unlink()  # what a vacuum after the grace period would do to a stalled writer
+    with pytest.raises(lake.CommitConflict, match="vanished"):
+        tx.commit()
+    assert not lake.has_partition(tmp_path, "raw", "flights", DAY)
