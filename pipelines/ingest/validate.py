@@ -19,8 +19,9 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipelines import tables
 from pipelines.dates import Interval
@@ -123,17 +124,34 @@ def _validate_day(
     evidence_tables: tuple[tables.LakeTable, tables.LakeTable],
 ) -> DayValidation:
     # Imported here: Great Expectations costs seconds to import, and only this stage needs it.
-    from pipelines.ingest.validation.runner import validate_table
+    from pipelines.ingest.validation.runner import unchanged_table, validate_table
     from pipelines.ingest.validation.suites import suite_for
 
     logs = {t: evidence.read_extract_log(lake_root, t, day) for t in source_tables}
-    data = {t: _incoming(lake_root, t, day) for t in source_tables}
-    context = _context(lake_root, day, bounds, data, logs)
-    outcomes = [
-        validate_table(t, day, data[t], suite_for(t, day, bounds, context), logs[t])
-        for t in source_tables
-    ]
+    files = {t: _incoming(lake_root, t, day) for t in source_tables}
+    # One DuckDB per day: the rows stay in it, under its memory limit, until they are written.
+    with duckdb.connect() as con:
+        context = _context(con, lake_root, day, bounds, files, logs)
+        outcomes = []
+        for t in source_tables:
+            if (same := _unchanged_since(con, lake_root, t, day, files[t], logs[t])) is not None:
+                since, rows = same
+                schema = _stored_schema(files[t])
+                outcomes.append(unchanged_table(t, day, since, rows, schema, logs[t], con))
+                continue
+            suite = suite_for(t, day, bounds, context)
+            outcomes.append(validate_table(t, day, files[t], suite, logs[t], con))
+        return _commit(lake_root, day, run_id, outcomes, logs, evidence_tables)
 
+
+def _commit(
+    lake_root: Path,
+    day: date,
+    run_id: str,
+    outcomes: list[TableValidation],
+    logs: dict[str, pa.Table],
+    evidence_tables: tuple[tables.LakeTable, tables.LakeTable],
+) -> DayValidation:
     results, history = evidence_tables
     checked = pa.concat_tables([o.results_table() for o in outcomes])
     # One commit per day: its quarantine, its raw tables (if it passed), its results and their
@@ -153,8 +171,8 @@ def _validate_day(
     day_result = DayValidation(
         day=day.isoformat(),
         passed=passed,
-        rows={o.table: o.valid_rows.num_rows for o in outcomes},
-        quarantined={o.table: o.quarantined_rows.num_rows for o in outcomes},
+        rows={o.table: o.valid.count for o in outcomes},
+        quarantined={o.table: o.quarantined.count for o in outcomes},
         failures=[f"{r.table}: {r.describe()}" for o in outcomes for r in o.failures],
         warnings=[f"{r.table}: {r.describe()}" for o in outcomes for r in o.warnings],
         kept_files=kept,
@@ -174,24 +192,68 @@ def _validate_day(
 def _publish(tx: lake.Transaction, day: date, outcomes: list[TableValidation]) -> bool:
     """Replace the day's quarantine partitions, and its raw ones if nothing critical failed."""
     for o in outcomes:
-        tx.write(*tables.quarantine(o.table).address, day, o.quarantined_rows)
+        q = o.quarantined
+        tx.write_batches(*tables.quarantine(o.table).address, day, q.schema, q.batches())
     passed = all(o.passed for o in outcomes)
     if passed:
         for o in outcomes:
-            tx.write(*tables.raw(o.table).address, day, o.valid_rows)
+            raw = tables.raw(o.table).address
+            if o.unchanged_since is None:
+                tx.write_batches(*raw, day, o.valid.schema, o.valid.batches())
+            elif lake.has_partition(tx.root, *raw, day):  # an earlier attempt stored this day
+                tx.delete(*raw, day)
     return passed
 
 
-def _incoming(lake_root: Path, table: str, day: date) -> pa.Table:
-    incoming = lake.read_partition(lake_root, *tables.incoming(table).address, day)
-    return incoming.drop_columns([lake.RUN_ID_COLUMN])
+def _stored_schema(file: Path) -> pa.Schema:
+    return pa.schema([f for f in pq.read_schema(file) if f.name != lake.RUN_ID_COLUMN])
+
+
+def _unchanged_since(
+    con: duckdb.DuckDBPyConnection,
+    lake_root: Path,
+    table: str,
+    day: date,
+    file: Path,
+    read_log: pa.Table,
+) -> tuple[date, int] | None:
+    """(day, rows) of the published snapshot before ``day`` that a readable reference ``file``
+    equals in content (same columns and types, same multiset of rows), or None."""
+    if table not in tables.REFERENCE_TABLES or read_log["read_error"].null_count != len(read_log):
+        return None
+    address = tables.raw(table).address
+    earlier = [d for d in lake.list_partitions(lake_root, *address) if d < day]
+    published = lake.partition_file(lake_root, *address, earlier[-1]) if earlier else None
+    if published is None or _stored_schema(published) != _stored_schema(file):
+        return None
+    mine, theirs = (_fingerprint(con, f) for f in (file, published))
+    return (earlier[-1], mine[0]) if mine == theirs else None
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, file: Path) -> tuple[int, int]:
+    """(rows, sum of row hashes): equal for files with the same rows in any order."""
+    relation = con.read_parquet(str(file)).project(f"* exclude ({lake.RUN_ID_COLUMN})")
+    ((rows, digest),) = relation.aggregate(
+        "count(*), coalesce(sum(hash(*columns(*))::hugeint), 0)"
+    ).fetchall()
+    return rows, int(digest)
+
+
+def _incoming(lake_root: Path, table: str, day: date) -> Path:
+    path = lake.partition_file(lake_root, *tables.incoming(table).address, day)
+    if path is None:
+        raise lake.LakeError(
+            f"incoming.{table} has no partition dt={day}: run extract for that day first"
+        )
+    return path
 
 
 def _context(
+    con: duckdb.DuckDBPyConnection,
     lake_root: Path,
     day: date,
     bounds: RowCountBounds,
-    data: dict[str, pa.Table],
+    files: dict[str, Path],
     logs: dict[str, pa.Table],
 ) -> DayContext:
     """The reference snapshots, previous snapshots and recent volumes the day is checked against.
@@ -202,33 +264,40 @@ def _context(
     """
     reference, previous = {}, {}
     for table in tables.REFERENCE_TABLES:
-        if table in data:
+        if table in files:
             readable = logs[table]["read_error"].null_count == logs[table].num_rows
-            current = _snapshot(table, data[table]) if readable else None
-            before = _published(lake_root, table, day, include_day=False)
+            current = _snapshot(con, table, files[table]) if readable else None
+            before = _published(con, lake_root, table, day, include_day=False)
         else:
-            current, before = _published(lake_root, table, day, include_day=True), None
+            current, before = _published(con, lake_root, table, day, include_day=True), None
         if current is not None:
             reference[table] = current
         if before is not None:
             previous[table] = before
     recent = {
         t: _recent_rows(lake_root, t, day, bounds.volume_window_days)
-        for t in data
+        for t in files
         if t in tables.DATED_TABLES
     }
     return DayContext(reference=reference, previous=previous, recent_rows=recent)
 
 
-def _snapshot(table: str, data: pa.Table) -> Snapshot | None:
+def _snapshot(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> Snapshot | None:
     key = REFERENCE_KEYS[table]
-    if key not in data.column_names:  # a renamed key column: the schema check's finding
+    if key not in pq.read_schema(file).names:  # a renamed key column: the schema check's finding
         return None
-    keys = pc.unique(data[key].drop_null()).to_pylist()
-    return Snapshot(rows=data.num_rows, keys=frozenset(keys))
+    column = '"' + key + '"'  # from REFERENCE_KEYS, never from the data
+    ((rows, keys),) = con.execute(
+        "select count(*), list(distinct k) filter (where k is not null) "  # noqa: S608
+        "from (select " + column + " as k from read_parquet($file))",
+        {"file": str(file)},
+    ).fetchall()
+    return Snapshot(rows=rows, keys=frozenset(keys or ()))
 
 
-def _published(lake_root: Path, table: str, day: date, include_day: bool) -> Snapshot | None:
+def _published(
+    con: duckdb.DuckDBPyConnection, lake_root: Path, table: str, day: date, include_day: bool
+) -> Snapshot | None:
     """The latest published snapshot of ``table`` before ``day`` (or on it, if ``include_day``)."""
     address = tables.raw(table).address
     days = [
@@ -238,7 +307,8 @@ def _published(lake_root: Path, table: str, day: date, include_day: bool) -> Sna
     ]
     if not days:
         return None
-    return _snapshot(table, lake.read_partition(lake_root, *address, days[-1]))
+    file = lake.partition_file(lake_root, *address, days[-1])
+    return None if file is None else _snapshot(con, table, file)
 
 
 def _recent_rows(lake_root: Path, table: str, day: date, window_days: int) -> tuple[int, ...]:
@@ -246,8 +316,9 @@ def _recent_rows(lake_root: Path, table: str, day: date, window_days: int) -> tu
     address = tables.raw(table).address
     start = day - timedelta(days=window_days)
     days = [d for d in lake.list_partitions(lake_root, *address) if start <= d < day]
-    # Whole partitions are read for their row count: the lake API has no metadata-only count.
-    return tuple(lake.read_partition(lake_root, *address, d).num_rows for d in days)
+    files = [lake.partition_file(lake_root, *address, d) for d in days]
+    # The Parquet footer has the count: no partition is read.
+    return tuple(pq.read_metadata(f).num_rows for f in files if f is not None)
 
 
 def _failure_message(failed: list[DayValidation]) -> str:

@@ -18,7 +18,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -31,6 +31,8 @@ from pipelines.storage import snapshots
 from pipelines.tables import LAYERS
 
 RUN_ID_COLUMN = "pipeline_run_id"
+# Rows per Parquet row group: readers can skip or stream a large partition a group at a time.
+ROW_GROUP = 256 * 1024
 CommitConflict = snapshots.CommitConflict
 STALE_TEMPORARY_SECONDS = snapshots.GRACE_SECONDS
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -78,16 +80,28 @@ class Transaction:
 
     def write(self, layer: str, table: str, day: date, data: pa.Table) -> PartitionWritten:
         """Write ``data`` (which may be empty) as the next version of partition ``dt=day``."""
-        if "dt" in data.column_names:
-            data = data.drop_columns(["dt"])  # the partition path carries the date
-        data = _stamp_run_id(data, self.run_id)
+        return self.write_batches(layer, table, day, data.schema, data.to_batches())
+
+    def write_batches(
+        self,
+        layer: str,
+        table: str,
+        day: date,
+        schema: pa.Schema,
+        batches: Iterable[pa.RecordBatch],
+    ) -> PartitionWritten:
+        """Stream ``batches`` (of ``schema``) into the next version of partition ``dt=day``.
+
+        Memory stays at one batch (and one row group being encoded), however large the
+        partition: a DuckDB ``fetch_record_batch`` reader or a scoring loop writes through here.
+        """
         folder = partition_dir(self.root, layer, table, day)
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"part-{uuid.uuid4().hex}.parquet"
-        _write_file(data, target)
+        rows = _write_file(schema, batches, target, self.run_id)
         rel = target.relative_to(self.root).as_posix()
         self.changes.put.setdefault(f"{layer}.{table}", {})[day.isoformat()] = rel
-        written = PartitionWritten(layer, table, day, target, data.num_rows)
+        written = PartitionWritten(layer, table, day, target, rows)
         self.written.append(written)
         return written
 
@@ -155,13 +169,24 @@ def partition_file(
 def read_partition(
     root: Path, layer: str, table: str, day: date, snapshot: int | None = None
 ) -> pa.Table:
+    return pq.read_table(_existing_file(root, layer, table, day, snapshot))
+
+
+def open_partition(
+    root: Path, layer: str, table: str, day: date, snapshot: int | None = None
+) -> pq.ParquetFile:
+    """Partition ``dt=day``, to read a batch at a time (``iter_batches``) however large it is."""
+    return pq.ParquetFile(_existing_file(root, layer, table, day, snapshot))
+
+
+def _existing_file(root: Path, layer: str, table: str, day: date, snapshot: int | None) -> Path:
     path = partition_file(root, layer, table, day, snapshot)
     if path is None:
         raise LakeError(
             f"{layer}.{table} has no partition dt={day} in the lake at {root}; run the stage "
             "that writes it"
         )
-    return pq.read_table(path)
+    return path
 
 
 def has_partition(root: Path, layer: str, table: str, day: date) -> bool:
@@ -206,20 +231,33 @@ def list_tables(root: Path, snapshot: int | None = None) -> dict[str, list[str]]
     return {layer: sorted(found[layer]) for layer in LAYERS if layer in found}
 
 
-def _stamp_run_id(data: pa.Table, run_id: str) -> pa.Table:
-    column = pa.array([run_id] * data.num_rows, type=pa.string())
-    if RUN_ID_COLUMN in data.column_names:
-        return data.set_column(data.column_names.index(RUN_ID_COLUMN), RUN_ID_COLUMN, column)
-    return data.append_column(RUN_ID_COLUMN, column)
+def _stored_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` as stored: no ``dt`` (the partition path carries the date), the run id last."""
+    fields = [f for f in schema if f.name not in ("dt", RUN_ID_COLUMN)]
+    return pa.schema([*fields, pa.field(RUN_ID_COLUMN, pa.string())])
 
 
-def _write_file(data: pa.Table, target: Path) -> None:
+def _stamped(batch: pa.RecordBatch, stored: pa.Schema, run_id: str) -> pa.RecordBatch:
+    columns = [batch.column(f.name) for f in stored if f.name != RUN_ID_COLUMN]
+    run_ids = pa.repeat(pa.scalar(run_id, pa.string()), batch.num_rows)
+    return pa.RecordBatch.from_arrays([*columns, run_ids], schema=stored)
+
+
+def _write_file(
+    schema: pa.Schema, batches: Iterable[pa.RecordBatch], target: Path, run_id: str
+) -> int:
     """Write ``target`` under a hidden temporary name, fsync, then rename: a crash leaves either
-    nothing under the final name or the complete file (never referenced until committed)."""
+    nothing under the final name or the complete file (never referenced until committed).
+    Returns the rows written."""
     _remove_stale_temporaries(target.parent)
     tmp = target.with_name(f".{target.name}.tmp")
+    stored, rows = _stored_schema(schema), 0
     try:
-        pq.write_table(data, tmp, compression="zstd")
+        with pq.ParquetWriter(tmp, stored, compression="zstd") as writer:
+            for batch in batches:
+                if batch.num_rows:
+                    writer.write_batch(_stamped(batch, stored, run_id), row_group_size=ROW_GROUP)
+                    rows += batch.num_rows
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, target)
@@ -227,6 +265,7 @@ def _write_file(data: pa.Table, target: Path) -> None:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
     snapshots.fsync_dir(target.parent)
+    return rows
 
 
 def _remove_stale_temporaries(folder: Path) -> None:

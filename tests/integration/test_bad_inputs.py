@@ -121,9 +121,14 @@ def assert_queryable(root: Path, warehouse: Path, blocked: bool) -> None:
 
 
 def assert_published(root: Path, run_id: str) -> None:
-    for table in tables.SOURCE_TABLES:
+    for table in tables.DAILY_TABLES:
         data = lake.read_partition(root, *tables.raw(table).address, DAY)
         assert data.num_rows > 0 and set(data[lake.RUN_ID_COLUMN].to_pylist()) == {run_id}, table
+    # A reference snapshot is stored once per change of content: the day reads the latest one.
+    for table in tables.REFERENCE_TABLES:
+        days = [d for d in lake.list_partitions(root, *tables.raw(table).address) if d <= DAY]
+        assert days, table
+        assert lake.read_partition(root, *tables.raw(table).address, days[-1]).num_rows > 0, table
 
 
 def test_there_are_at_least_thirty_cases() -> None:

@@ -1,7 +1,14 @@
-"""Run a suite on one day of one table with Great Expectations (GX core, in-process).
+"""Run a suite on one day of one table: DuckDB computes, Great Expectations decides.
 
-Returns the outcome as data: one result row per check for ``quality.validation_results``, the rows
-to quarantine (with the reason), and the rows fit to publish. The caller decides what to write.
+The day's rows stay where they are (a Parquet file, or an Arrow table in tests) and DuckDB reads
+them once: every row-level check's predicate becomes a flag column of one temporary table, so the
+counts, the samples and the split into publishable and quarantined rows are set operations over
+it, in DuckDB's memory limit, whatever the size of the day. GX judges each check from those
+metrics with the expectation's own rule (``mostly`` included) and gives its standard SUMMARY
+result, which is the evidence format of ``quality.validation_results``.
+
+Returns the outcome as data: one result row per check, and the publishable and quarantined rows
+as record-batch streams (or tables, for small days and tests). The caller decides what to write.
 
 Readability comes first: ``schema.readable`` runs on extract's log of the table (one row, with the
 reader's error if any). A table that could not be read is judged by that check alone, since there
@@ -12,22 +19,25 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
-import great_expectations as gx
-import pandas as pd
+import duckdb
 import pyarrow as pa
-from great_expectations.data_context.types.base import ProgressBarsConfig
+import pyarrow.parquet as pq
+from great_expectations.core import ExpectationValidationResult
 
-from pipelines.ingest.validation.checks import Check, readable
+from pipelines.ingest.validation import engine
+from pipelines.ingest.validation.checks import Check, readable, unchanged_snapshot
+from pipelines.ingest.validation.engine import SAMPLE_SIZE
+from pipelines.storage import lake
 
 log = logging.getLogger(__name__)
 
-SAMPLE_SIZE = 10
 QUARANTINE_REASON = "quarantine_reason"
+RESULT_FORMAT = {"result_format": "SUMMARY"}
 
 RESULT_SCHEMA = pa.schema(
     [
@@ -75,15 +85,26 @@ class CheckResult:
         return f"{what}: observed {self.observed_value}{offending}"
 
 
-@dataclass(frozen=True)
+@dataclass
 class TableValidation:
     """The outcome for one table on one day."""
 
     table: str
     day: date
     results: list[CheckResult]
-    valid_rows: pa.Table
-    quarantined_rows: pa.Table
+    valid: engine.Rows
+    quarantined: engine.Rows
+    columns: list[str] = field(default_factory=list)
+    # Set for a reference snapshot equal to an earlier published one: nothing new to store.
+    unchanged_since: date | None = None
+
+    @property
+    def valid_rows(self) -> pa.Table:
+        return self.valid.table()
+
+    @property
+    def quarantined_rows(self) -> pa.Table:
+        return self.quarantined.table()
 
     @property
     def passed(self) -> bool:
@@ -118,95 +139,167 @@ class TableValidation:
         return pa.Table.from_pylist(rows, schema=RESULT_SCHEMA)
 
 
-@lru_cache(maxsize=1)
-def _context() -> Any:
-    # GX logs every internal registration at INFO: keep the task log for what matters.
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
-    context = gx.get_context(mode="ephemeral")
-    context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    return context
-
-
 def validate_table(
-    table: str, day: date, data: pa.Table, suite: list[Check], read_log: pa.Table | None = None
+    table: str,
+    day: date,
+    data: pa.Table | Path,
+    suite: list[Check],
+    read_log: pa.Table | None = None,
+    con: duckdb.DuckDBPyConnection | None = None,
 ) -> TableValidation:
-    """Run ``suite`` on ``data`` (one day of ``table``) and split its rows.
+    """Run ``suite`` on ``data`` (one day of ``table``: a Parquet file or an Arrow table).
 
     With ``read_log`` (extract's record, a ``read_error`` column), ``schema.readable`` is checked
-    first; if it fails, the suite is not run and no row is published or quarantined.
+    first; if it fails, the suite is not run and no row is published or quarantined. ``con``:
+    the DuckDB connection the rows stay in until they are written (a new one if not given; its
+    memory limit bounds the work).
     """
     names = [c.name for c in suite]
     if len(set(names)) != len(names):
         raise ValueError(f"suite for {table} has duplicate check names: {names}")
-    read = [] if read_log is None else _readability(table, day, read_log)
+    con = con if con is not None else duckdb.connect()
+    source = engine.relation(con, table, data)
+    # The stored types, which the written batches are cast back to (DuckDB's round trip may
+    # change a time zone or a string type).
+    if isinstance(data, pa.Table):
+        schema = data.schema
+    else:
+        stored = pq.read_schema(data)
+        schema = pa.schema([f for f in stored if f.name != lake.RUN_ID_COLUMN])
+    quarantine_schema = schema.append(pa.field(QUARANTINE_REASON, pa.string()))
+    read = (
+        []
+        if read_log is None
+        else _judge(con, table, engine.relation(con, table, read_log), [readable()])
+    )
     if any(r.blocks for r in read):
-        nothing = data.slice(0, 0)
         return TableValidation(
-            table, day, read, nothing, _quarantine(nothing, pd.Series(dtype="str"))
+            table,
+            day,
+            read,
+            engine.Rows(None, "", schema, 0),
+            engine.Rows(None, "", quarantine_schema, 0),
         )
-    frame = data.to_pandas()
-    gx_results = _run_gx(f"{table}_{day.isoformat()}", table, frame, suite)
-    results = read + [_result(table, check, gx_results[i], frame) for i, check in enumerate(suite)]
+    flagged, row_checks = engine.flag(con, table, source, schema.names, suite)
+    results = read + _judge(con, table, flagged, suite, schema.names, row_checks)
 
-    reasons = pd.Series("", index=frame.index, dtype="str")
+    critical = [
+        row_checks[c.name] for c in suite if c.severity == "critical" and c.name in row_checks
+    ]
+    offends = " or ".join(critical) or "false"
+    reason = (
+        "concat_ws(';', "
+        + ", ".join(
+            f"case when {row_checks[c.name]} then '{c.name}' end"
+            for c in suite
+            if c.severity == "critical" and c.name in row_checks
+        )
+        + ")"
+        if critical
+        else "null"
+    )
+    data_columns = ", ".join(engine.quote(c) for c in schema.names)
+    ((total, bad),) = con.execute(
+        f"select count(*), count(*) filter (where {offends}) from {flagged}"  # noqa: S608
+    ).fetchall()
+    # rowid keeps the source's row order in both outputs.
+    valid = engine.Rows(
+        con,
+        f"select {data_columns} from {flagged} where not ({offends}) order by rowid",  # noqa: S608
+        schema,
+        total - bad,
+    )
+    quarantined = engine.Rows(
+        con,
+        f"select {data_columns}, {reason} as {QUARANTINE_REASON} from {flagged} "  # noqa: S608
+        f"where {offends} order by rowid",
+        quarantine_schema,
+        bad,
+    )
+    return TableValidation(table, day, results, valid, quarantined, list(schema.names))
+
+
+def unchanged_table(
+    table: str,
+    day: date,
+    since: date,
+    rows: int,
+    schema: pa.Schema,
+    read_log: pa.Table,
+    con: duckdb.DuckDBPyConnection,
+) -> TableValidation:
+    """The outcome for a reference snapshot whose content equals the one published on ``since``:
+    its readability, and the comparison, recorded; nothing to store."""
+    read = _judge(con, table, engine.relation(con, table, read_log), [readable()])
+    check = unchanged_snapshot(since.isoformat())
+    result = CheckResult(
+        table=table,
+        check=check,
+        expectation_type="snapshot_fingerprint",
+        success=True,
+        element_count=rows,
+        unexpected_count=None,
+        unexpected_percent=None,
+        observed_value=json.dumps(f"equal to the snapshot of {since}"),
+        unexpected_sample=[],
+    )
+    quarantine_schema = schema.append(pa.field(QUARANTINE_REASON, pa.string()))
+    return TableValidation(
+        table,
+        day,
+        [*read, result],
+        engine.Rows(None, "", schema, rows),
+        engine.Rows(None, "", quarantine_schema, 0),
+        list(schema.names),
+        unchanged_since=since,
+    )
+
+
+def _judge(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    relation: str,
+    suite: list[Check],
+    columns: list[str] | None = None,
+    flags: dict[str, str] | None = None,
+) -> list[CheckResult]:
+    """GX's verdict on each check, from the metrics DuckDB computed."""
+    if flags is None:  # a small relation (extract's log): flag it first
+        columns = con.sql(f"select * from {relation} limit 0").columns  # noqa: S608
+        relation, flags = engine.flag(con, table, relation, columns, suite)
+    assert columns is not None
+    measured = engine.measure(con, relation, suite, columns, flags)
+    results = []
     for check in suite:
-        rule = check.offending_rows
-        if check.severity == "critical" and rule is not None and check.applies_to(frame):
-            bad = rule(frame).fillna(False).astype(bool)
-            reasons = reasons.where(~bad, reasons + ";" + check.name)
-    quarantined = reasons != ""
-    valid = data.filter(pa.array((~quarantined).to_numpy()))
-    return TableValidation(table, day, results, valid, _quarantine(data, reasons))
+        expectation = check.make_expectation()
+        metrics: dict[str, Any] = {"table.row_count": measured.rows, "table.columns": columns}
+        missing = [c for c in check.columns if c not in columns]
+        if check.name in flags:
+            metric = getattr(expectation, "map_metric", None)
+            offending = measured.offending[check.name]
+            metrics["column_values.nonnull.unexpected_count"] = measured.nulls[check.columns[0]]
+            metrics[f"{metric}.unexpected_count"] = offending
+            metrics[f"{metric}.filtered_row_count"] = measured.considered[check.name]
+            metrics[f"{metric}.unexpected_values"] = (
+                engine.sample(con, relation, flags[check.name], check.columns) if offending else []
+            )
+        success, result = False, {}  # a missing column: the schema check's finding
+        if not missing:
+            # The expectation's own rule (``mostly`` included) on the metrics: GX decides.
+            verdict: Any = expectation._validate(metrics, runtime_configuration=RESULT_FORMAT)
+            success, result = bool(verdict["success"]), dict(verdict.get("result") or {})
+        gx_result = ExpectationValidationResult(
+            success=success, result=result, expectation_config=expectation.configuration
+        )
+        results.append(_result(table, check, gx_result, missing))
+    return results
 
 
-def _readability(table: str, day: date, read_log: pa.Table) -> list[CheckResult]:
-    frame = read_log.select(["read_error"]).to_pandas()
-    check = readable()
-    (gx_result,) = _run_gx(f"{table}_{day.isoformat()}_read", table, frame, [check])
-    return [_result(table, check, gx_result, frame)]
-
-
-def _quarantine(data: pa.Table, reasons: pd.Series) -> pa.Table:
-    """The rows with a reason, and the reason (check names, ``;``-separated) as a column."""
-    offending = (reasons != "").to_numpy(dtype=bool)
-    quarantine = data.filter(pa.array(offending, type=pa.bool_()))
-    return quarantine.append_column(
-        QUARANTINE_REASON,
-        pa.array(reasons[reasons != ""].str.lstrip(";").to_list(), type=pa.string()),
-    )
-
-
-def _run_gx(name: str, table: str, frame: pd.DataFrame, suite: list[Check]) -> list[Any]:
-    context = _context()
-    source = context.data_sources.add_or_update_pandas(name=f"nightshift_{name}")
-    batch_definition = source.add_dataframe_asset(name=table).add_batch_definition_whole_dataframe(
-        "day"
-    )
-    expectation_suite = gx.ExpectationSuite(name=f"{table}_suite_{name}")
-    for index, check in enumerate(suite):
-        expectation = check.make_expectation(frame)
-        expectation.meta = {"check": check.name, "position": index, "severity": check.severity}
-        # GX drops an expectation equal to one already in the suite (meta aside): two checks may
-        # ask the same (origin in the NYC airports, and in the airports snapshot's keys that
-        # occur), so the check's name, unique in the suite, tells them apart.
-        expectation.description = f"{check.name}: {check.description}"
-        expectation_suite.add_expectation(expectation)
-    batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
-    outcome = batch.validate(expectation_suite, result_format="SUMMARY")
-    context.data_sources.delete(source.name)
-    by_position = {r.expectation_config.meta["position"]: r for r in outcome.results}
-    return [by_position[i] for i in range(len(suite))]
-
-
-def _result(table: str, check: Check, gx_result: Any, frame: pd.DataFrame) -> CheckResult:
+def _result(table: str, check: Check, gx_result: Any, missing: list[str]) -> CheckResult:
     result = gx_result.result or {}
-    missing = [c for c in check.columns if c not in frame.columns]
     observed = result.get("observed_value")
     if missing:
         observed = f"column missing: {', '.join(missing)}"
-    elif _raised(gx_result):
-        observed = "expectation raised an error (see the task log)"
-        log.warning("GX raised for %s.%s: %s", table, check.name, gx_result.exception_info)
     return CheckResult(
         table=table,
         check=check,
@@ -225,13 +318,6 @@ def _mismatch(result: dict[str, Any]) -> list[str]:
     mismatched = (result.get("details") or {}).get("mismatched") or {}
     missing = [f"missing {c}" for c in mismatched.get("missing") or []]
     return missing + [f"extra {c}" for c in mismatched.get("unexpected") or []]
-
-
-def _raised(gx_result: Any) -> bool:
-    info = gx_result.exception_info or {}
-    if info.get("raised_exception"):
-        return True
-    return any(isinstance(v, dict) and v.get("raised_exception") for v in info.values())
 
 
 def _clean_sample(values: list[Any]) -> list[Any]:

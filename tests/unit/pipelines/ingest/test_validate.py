@@ -130,9 +130,11 @@ def test_an_unreadable_table_blocks_the_day_with_the_readers_message(tmp_path):
     readable = [r for r in results if r["check_name"] == "schema.readable"]
     assert {r["table_name"] for r in readable} == set(TABLES)  # recorded for every table
     # The day stays as the good run published it, every table of it.
-    for table in TABLES:
+    # (airlines is a reference table: stored on 01-01 only, which the bad run passed again.)
+    for table in ("flights", "weather"):
         kept = lake.read_partition(tmp_path, "raw", table, bad_day)
         assert set(kept["pipeline_run_id"].to_pylist()) == {"good-run"}, table
+    assert lake.list_partitions(tmp_path, "raw", "airlines") == [DAYS.start]
 
 
 def test_the_history_keeps_every_attempt_and_the_results_the_latest(tmp_path):
@@ -200,3 +202,27 @@ def test_the_next_day_feeds_are_checked_against_the_latest_published_snapshots(t
     history = lake.read_partition(tmp_path, *tables.NEXT_DAY_VALIDATION_HISTORY.address, day)
     assert set(history["table_name"].to_pylist()) == {"schedule"}
     assert not lake.has_partition(tmp_path, *tables.VALIDATION_HISTORY.address, day)
+
+
+def test_a_reference_snapshot_is_stored_once_per_change_of_content(tmp_path):
+    source = FixtureSource()
+    three_days = Interval.of("2013-01-01", "2013-01-04")
+    airlines = day_of("airlines", date(2013, 1, 3))
+    names = airlines["name"].to_pylist()
+    renamed = airlines.set_column(1, "name", pa.array(["Renamed Air", *names[1:]]))
+    source.damage[("airlines", date(2013, 1, 3))] = renamed
+    run(source, tmp_path, three_days)
+
+    # Day 2 delivered the same airlines as day 1: no copy; day 3 changed: a new snapshot.
+    assert lake.list_partitions(tmp_path, "raw", "airlines") == [date(2013, 1, 1), date(2013, 1, 3)]
+    results = lake.read_partition(tmp_path, "quality", "validation_results", date(2013, 1, 2))
+    airlines = {r["check_name"]: r for r in results.to_pylist() if r["table_name"] == "airlines"}
+    assert set(airlines) == {"schema.readable", "snapshot.unchanged"}
+    assert "2013-01-01" in airlines["snapshot.unchanged"]["observed_value"]
+    # A rerun of day 2 after a day-2 snapshot had been stored withdraws it again.
+    source.damage[("airlines", date(2013, 1, 2))] = renamed
+    run(source, tmp_path, Interval.day(date(2013, 1, 2)), "run-2")
+    assert date(2013, 1, 2) in lake.list_partitions(tmp_path, "raw", "airlines")
+    del source.damage[("airlines", date(2013, 1, 2))]
+    run(source, tmp_path, Interval.day(date(2013, 1, 2)), "run-3")
+    assert date(2013, 1, 2) not in lake.list_partitions(tmp_path, "raw", "airlines")

@@ -174,13 +174,22 @@ def test_a_write_that_crashes_midway_leaves_the_previous_partition_intact(
     folder = lake.partition_dir(tmp_path, "raw", "flights", DAY)
     partial_paths: list[Path] = []
 
-    def crash_midway(table: pa.Table, where: object, *args: object, **kwargs: object) -> None:
-        path = Path(str(where))
-        partial_paths.append(path)
-        path.write_bytes(b"PAR1\x00\x01 half-written row group")
-        raise OSError("No space left on device")
+    class CrashMidway:
+        def __init__(self, where: object, *args: object, **kwargs: object) -> None:
+            self.path = Path(str(where))
+            partial_paths.append(self.path)
 
-    monkeypatch.setattr("pipelines.storage.lake.pq.write_table", crash_midway)
+        def __enter__(self) -> CrashMidway:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def write_batch(self, *args: object, **kwargs: object) -> None:
+            self.path.write_bytes(b"PAR1\x00\x01 half-written row group")
+            raise OSError("No space left on device")
+
+    monkeypatch.setattr("pipelines.storage.lake.pq.ParquetWriter", CrashMidway)
     with pytest.raises(OSError, match="No space left"):
         lake.write_partition(tmp_path, "raw", "flights", DAY, _flights(2, 90), "run-2")
     monkeypatch.undo()
