@@ -66,6 +66,7 @@ def main() -> None:
                 "median": round(statistics.median(values), 3),
                 "p90": round(sorted(values)[int(0.9 * (len(values) - 1))], 3),
                 "first_day": round(values[0], 3),
+                "last_day": round(values[-1], 3),
             }
             for stage, values in timings.items()
         },

@@ -7,13 +7,17 @@ interval). Each task handles every day of its interval,
 so the same DAG serves a nightly run (one day) and a coarse backfill (set the `start`/`end`
 params to cover a month).
 
+- **`plan_chunks`**: splits the run's days into chunks of `NIGHTSHIFT_INGEST_CHUNK_DAYS`
+  (default 31). A nightly run is one chunk of one day; a coarse run over a year is twelve, and
+  `extract` and `validate_and_publish` run once per chunk (mapped tasks, labelled by their days),
+  in parallel on as many workers as the executor has.
 - **`extract`**: copies day D of every source table (flights, weather, reference snapshots)
   from the configured source (`NIGHTSHIFT_SOURCE_KIND`: landing files or PostgreSQL) to
   `incoming.*`.
 - **`validate_and_publish`**: runs the Great Expectations suites, records every check in
   `quality.validation_results`, quarantines offending rows in `quarantine.*`, and publishes the day
   to `raw.*` only if no critical check failed.
-- **`build_features`**: leak-free features of day D in DuckDB SQL
+- **`build_features`**: waits for every chunk, then builds leak-free features of day D in DuckDB SQL
   (`sql/features/flight_features.sql`) to `features.flight_features`.
 - **`refresh_warehouse`**: rebuilds the analysts' views-only `warehouse.duckdb` and swaps it in
   atomically.
@@ -54,7 +58,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronTriggerTimetable, dag, task
+from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task, task_group
 from common.assets import (
     FLIGHT_FEATURES,
     QUARANTINE,
@@ -64,6 +68,9 @@ from common.assets import (
     WAREHOUSE,
 )
 from common.defaults import DEFAULT_ARGS, history_params, interval_params, schedule_window
+
+# A mapped task's label in the grid: its chunk of days (set by the task in its context).
+CHUNK_LABEL = "{{ chunk_label | default('') }}"
 
 
 @dag(
@@ -83,18 +90,37 @@ from common.defaults import DEFAULT_ARGS, history_params, interval_params, sched
     },
 )
 def flights_daily() -> None:
-    @task(retries=3, retry_delay=timedelta(minutes=10))
-    def extract(**context) -> dict:
+    # Deterministic (the run's interval in chunks): nothing to retry.
+    @task(retries=0)
+    def plan_chunks(**context) -> list[dict]:
         from pipelines.tasks import flights_daily as tasks
 
-        return tasks.extract(context)
+        return tasks.plan_chunks(context)
+
+    @task(retries=3, retry_delay=timedelta(minutes=10), map_index_template=CHUNK_LABEL)
+    def extract(chunk: dict, **context) -> dict:
+        from pipelines.tasks import flights_daily as tasks
+
+        get_current_context()["chunk_label"] = tasks.chunk_label(chunk)
+        return tasks.extract(context, chunk)
 
     # Validation is deterministic: retrying the same data cannot help.
-    @task(retries=0, outlets=[*RAW, *QUARANTINE, VALIDATION_RESULTS, VALIDATION_HISTORY])
-    def validate_and_publish(**context) -> dict:
+    @task(
+        retries=0,
+        outlets=[*RAW, *QUARANTINE, VALIDATION_RESULTS, VALIDATION_HISTORY],
+        map_index_template=CHUNK_LABEL,
+    )
+    def validate_and_publish(chunk: dict, **context) -> dict:
         from pipelines.tasks import flights_daily as tasks
 
-        return tasks.validate_and_publish(context)
+        get_current_context()["chunk_label"] = tasks.chunk_label(chunk)
+        return tasks.validate_and_publish(context, chunk)
+
+    # One extract and one validation per chunk of days, run in parallel by the workers (a nightly
+    # run is one chunk); the group adds no prefix, so the task ids stay as the runbooks name them.
+    @task_group(group_id="ingest", prefix_group_id=False)
+    def ingest(chunk: dict) -> None:
+        extract(chunk) >> validate_and_publish(chunk)
 
     # No depends_on_past: the stage itself refuses a day whose history is incomplete, however
     # the run was started (and the UI's Backfill dialog works with its defaults).
@@ -110,7 +136,7 @@ def flights_daily() -> None:
 
         return common.refresh_warehouse(context)
 
-    extract() >> validate_and_publish() >> build_features() >> refresh_warehouse()
+    ingest.expand(chunk=plan_chunks()) >> build_features() >> refresh_warehouse()
 
 
 flights_daily()

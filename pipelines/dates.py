@@ -37,6 +37,14 @@ class Interval:
             yield d
             d += timedelta(days=1)
 
+    def chunks(self, size_days: int) -> list[Interval]:
+        """Consecutive intervals of at most ``size_days`` days that cover this one, in order: the
+        units a long backfill fans out into (one mapped task per chunk)."""
+        if size_days < 1:
+            raise ValueError(f"a chunk needs at least one day; got {size_days}")
+        firsts = [self.start + timedelta(days=n) for n in range(0, len(self), size_days)]
+        return [Interval(f, min(f + timedelta(days=size_days), self.end)) for f in firsts]
+
     def __len__(self) -> int:
         return (self.end - self.start).days
 

@@ -39,6 +39,17 @@ class Settings(BaseSettings):
         default=Path("data/warehouse.duckdb"), description="Views-only DuckDB catalog for analysts."
     )
     sql_root: Path = Field(default=REPO_ROOT / "sql", description="Layered DuckDB SQL files.")
+    # Every pipeline DuckDB connection: past the memory limit it spills to the temporary
+    # directory instead of growing, so a large day costs disk and time, not the worker.
+    duckdb_memory_limit: str = Field(
+        default="2GB",
+        pattern=r"(?i)^\d+(\.\d+)?\s*(%|[KMGT]i?B|B)$",
+        description="DuckDB memory_limit per connection, e.g. 2GB, 512MiB or 50%.",
+    )
+    duckdb_temp_directory: Path = Field(
+        default=Path("data/duckdb-tmp"), description="Where DuckDB spills past its memory limit."
+    )
+    duckdb_threads: int = Field(default=0, ge=0, description="DuckDB threads; 0: one per core.")
     airflow_home: Path = Field(default=Path("data/airflow"), description="AIRFLOW_HOME to use.")
     mlflow_tracking_uri: str = Field(
         default="", description="MLflow tracking URI; empty means a sqlite store under data/."
@@ -74,6 +85,11 @@ class Settings(BaseSettings):
     # and a result is cut at this many rows (the CLI says so).
     query_timeout_seconds: float = Field(default=60.0, gt=0)
     query_max_rows: int = Field(default=100_000, ge=1)
+
+    # A flights_daily run over more days than this fans out: one mapped extract and validation per
+    # chunk of this many days, run in parallel by the executor's workers; features then build the
+    # whole interval in day order (each day reads the 28 days before it from the lake).
+    ingest_chunk_days: int = Field(default=31, ge=1)
 
     # The DAGs' schedule window. The default covers the sample data (2013); in production leave the
     # end empty so the nightly run goes on.
@@ -128,6 +144,7 @@ class Settings(BaseSettings):
             "airflow_home",
             "mlflow_artifact_root",
             "reports_root",
+            "duckdb_temp_directory",
         ):
             value: Path = getattr(self, name)
             if not value.is_absolute():
@@ -160,6 +177,12 @@ class Settings(BaseSettings):
         """The analyst-query sandbox limits, from the ``query_*`` settings."""
         return QueryLimits(self.query_timeout_seconds, self.query_max_rows)
 
+    def duckdb_resources(self) -> DuckDBResources:
+        """What each pipeline DuckDB connection may use, from the ``duckdb_*`` settings."""
+        return DuckDBResources(
+            self.duckdb_memory_limit, self.duckdb_temp_directory, self.duckdb_threads
+        )
+
     def row_count_bounds(self) -> RowCountBounds:
         """How many rows a day may have: the ``*_per_day``, ``volume_*`` and snapshot settings."""
         return RowCountBounds(
@@ -190,6 +213,16 @@ class QueryLimits:
 
     timeout_seconds: float
     max_rows: int
+
+
+@dataclass(frozen=True)
+class DuckDBResources:
+    """What one pipeline DuckDB connection may use: ``memory_limit`` before it spills to
+    ``temp_directory``, and ``threads`` (0: DuckDB's default, one per core)."""
+
+    memory_limit: str
+    temp_directory: Path
+    threads: int
 
 
 @dataclass(frozen=True)

@@ -34,12 +34,31 @@ def test_lake_writers_declare_asset_outlets(dags: dict) -> None:
 
 def test_task_order(dags: dict) -> None:
     dag = dags["flights_daily"]
-    chain = ["extract", "validate_and_publish", "build_features", "refresh_warehouse"]
+    chain = [
+        "plan_chunks",
+        "extract",
+        "validate_and_publish",
+        "build_features",
+        "refresh_warehouse",
+    ]
     assert set(dag.task_ids) == set(chain)
     for upstream, downstream in itertools.pairwise(chain):
-        assert dag.get_task(upstream).downstream_task_ids == {downstream}, upstream
-    assert dag.get_task("extract").upstream_task_ids == set()
+        # plan_chunks also feeds validate_and_publish its chunk (same mapped group as extract).
+        assert downstream in dag.get_task(upstream).downstream_task_ids, upstream
+        assert dag.get_task(downstream).upstream_task_ids <= {"plan_chunks", upstream}, downstream
+    assert dag.get_task("plan_chunks").upstream_task_ids == set()
     assert dag.get_task("refresh_warehouse").downstream_task_ids == set()
+
+
+def test_extract_and_validation_fan_out_by_chunk_and_features_fan_in(dags: dict) -> None:
+    """A long run maps one extract and one validation per chunk of days (in parallel on the
+    workers); features wait for every chunk, then build the interval in day order."""
+    dag = dags["flights_daily"]
+    for task_id in ("extract", "validate_and_publish"):
+        group = dag.get_task(task_id).get_closest_mapped_task_group()
+        assert group is not None and group.group_id == "ingest", task_id
+    for task_id in ("plan_chunks", "build_features", "refresh_warehouse"):
+        assert dag.get_task(task_id).get_closest_mapped_task_group() is None, task_id
 
 
 def test_no_task_depends_on_past_so_the_backfill_dialog_works_with_its_defaults(

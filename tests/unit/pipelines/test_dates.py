@@ -95,3 +95,13 @@ def test_as_date_parses_iso_strings(value: str) -> None:
 def test_as_date_rejects_a_non_iso_string() -> None:
     with pytest.raises(ValueError):
         as_date("01/02/2013")
+
+
+def test_chunks_cover_the_interval_in_order_without_overlap() -> None:
+    year = Interval.of("2013-01-01", "2014-01-01")
+    chunks = year.chunks(31)
+    assert len(chunks) == 12 and chunks[0] == Interval.of("2013-01-01", "2013-02-01")
+    assert [d for c in chunks for d in c.days()] == list(year.days())
+    assert Interval.day("2013-05-05").chunks(31) == [Interval.day("2013-05-05")]
+    with pytest.raises(ValueError, match="at least one day"):
+        year.chunks(0)
