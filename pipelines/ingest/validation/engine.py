@@ -104,7 +104,7 @@ def flag(
     for index, check in enumerate(suite):
         if check.predicate is None or not check.applies_to(columns):
             continue
-        predicate = check.predicate
+        predicate = check.predicate.replace("{rows}", source)
         for key, values in check.sets.items():
             set_name = f"_set_{table}_{index}_{key}_{next(_names)}"
             con.register(set_name, values)

@@ -25,7 +25,7 @@ def flights() -> pa.Table:
 
 def keys(table: str, column: str) -> Snapshot:
     data = day_of(table, DAY)
-    return Snapshot(rows=data.num_rows, keys=frozenset(data[column].drop_null().to_pylist()))
+    return Snapshot.of(data.num_rows, data[column].drop_null().to_pylist())
 
 
 @pytest.fixture(scope="module")
@@ -102,14 +102,18 @@ def test_an_unknown_carrier_or_origin_blocks_and_an_unknown_dest_only_warns(
     outcome = run("flights", damaged, context)
     assert not check(outcome, "carrier.in_airlines").success
     # The real data flies to SJU and BQN, which airports lacks: recorded, never blocking.
-    unknown = [d for d in flights["dest"].to_pylist() if d not in context.keys("airports")]
+    unknown = [
+        d for d in flights["dest"].to_pylist() if d not in set(context.keys("airports").to_pylist())
+    ]
     assert check(outcome, "dest.in_airports.warning").unexpected_count == len(unknown) + 1
     assert [r.check.name for r in outcome.failures] == ["carrier.in_airlines"]
     assert outcome.quarantined_rows["carrier"].to_pylist() == ["ZZ"]
     no_jfk = DayContext(
         reference={
             **context.reference,
-            "airports": Snapshot(1, context.reference["airports"].keys - {"JFK"}),
+            "airports": Snapshot.of(
+                1, set(context.reference["airports"].keys.to_pylist()) - {"JFK"}
+            ),
         }
     )
     outcome = run("flights", flights, no_jfk)
@@ -118,11 +122,12 @@ def test_an_unknown_carrier_or_origin_blocks_and_an_unknown_dest_only_warns(
 
 
 def test_a_tail_the_planes_snapshot_lost_blocks_but_one_never_known_warns(flights, context) -> None:
-    flown = [t for t in flights["tailnum"].to_pylist() if t in context.reference["planes"].keys]
+    known = set(context.reference["planes"].keys.to_pylist())
+    flown = [t for t in flights["tailnum"].to_pylist() if t in known]
     lost = DayContext(
         reference={
             **context.reference,
-            "planes": Snapshot(3000, context.reference["planes"].keys - {flown[0]}),
+            "planes": Snapshot.of(3000, known - {flown[0]}),
         },
         previous=context.previous,
     )
