@@ -12,17 +12,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TypeVar
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from pipelines import tables
+from pipelines.dates import Interval
 from pipelines.errors import MissingUpstreamPartition, PermanentError
 from pipelines.storage import lake
 
 HISTORY_DAYS = 28  # the longest trailing window of sql/features/flight_features.sql
 OVERRIDE_PARAM = "allow_incomplete_history"
 STAMP_COLUMN = "history_missing_days"
+_STAMP_FIELD = pa.field(STAMP_COLUMN, pa.int32())
+Rows = TypeVar("Rows", pa.Table, pa.RecordBatch)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,13 @@ class HistoryNotPublished(MissingUpstreamPartition):
     """A day of the window has not been published yet (it may still be running): retry later."""
 
 
+def lake_days(days: Interval) -> Interval:
+    """The days of the lake the feature SQL reads for the feature days ``days``: outcomes of the
+    ``HISTORY_DAYS`` before each, and its weather from the day before to the day after (the
+    hours before a departure cross midnight). A lake connection over them gives the same rows."""
+    return Interval(days.start - timedelta(days=HISTORY_DAYS), days.end + timedelta(days=1))
+
+
 def window(day: date, history_start: date) -> list[date]:
     first = max(history_start, day - timedelta(days=HISTORY_DAYS))
     return [first + timedelta(days=i) for i in range((day - first).days)]
@@ -60,9 +73,11 @@ def blocked_days(lake_root: Path, days: list[date]) -> set[date]:
     """Days whose latest validation of the day's actuals failed a critical check."""
     found = set()
     for day in days:
-        if not lake.has_partition(lake_root, *tables.VALIDATION_RESULTS.address, day):
+        path = lake.partition_file(lake_root, *tables.VALIDATION_RESULTS.address, day)
+        if path is None:
             continue
-        results = lake.read_partition(lake_root, *tables.VALIDATION_RESULTS.address, day)
+        # Two columns of a small file: the samples and messages are never decoded here.
+        results = pq.read_table(path, columns=["severity", "success"])
         failed = pc.and_(
             pc.equal(results.column("severity"), "critical"), pc.invert(results.column("success"))
         )
@@ -115,8 +130,13 @@ def require_complete(
     raise HistoryNotPublished(message)
 
 
-def stamp(features: pa.Table, found: Gaps) -> pa.Table:
-    """The rows of a feature day with how many days of their window were missing (0: none)."""
-    return features.append_column(
-        STAMP_COLUMN, pa.array([found.count] * features.num_rows, pa.int32())
-    )
+def stamp(features: Rows, found: Gaps) -> Rows:
+    """Rows (a table or one batch) of a feature day with how many days of their window were
+    missing (0: none)."""
+    column = pa.array(np.full(features.num_rows, found.count, dtype=np.int32))
+    return features.append_column(_STAMP_FIELD, column)
+
+
+def stamped_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema of :func:`stamp`'s output, for a writer that needs it before the first batch."""
+    return schema.append(_STAMP_FIELD)

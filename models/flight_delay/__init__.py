@@ -106,6 +106,15 @@ def risk_band(probability: float) -> str:
     return band
 
 
+def risk_bands(probabilities: np.ndarray) -> np.ndarray:
+    """:func:`risk_band` of every probability at once (a NaN, like a value below 0, is low)."""
+    lowers = np.array([lower for lower, _ in RISK_BANDS])
+    names = np.array([name for _, name in RISK_BANDS], dtype=object)
+    p = np.asarray(probabilities, dtype=np.float64)
+    index = np.searchsorted(lowers, p, side="right") - 1
+    return names[np.where(np.isnan(p), 0, np.maximum(index, 0))]
+
+
 def default_params() -> dict[str, Any]:
     return json.loads((Path(__file__).with_name("params.json")).read_text())
 
@@ -148,6 +157,11 @@ def feature_frame(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def input_columns(model: Any) -> list[str]:
+    """The columns *this model* was fitted on (what :func:`predict` reads of a frame)."""
+    return list(getattr(model, "feature_names_in_", FEATURES))
+
+
 def predict(model: Any, frame: pd.DataFrame) -> np.ndarray:
     """P(delayed) for each row, with the columns *this model* was fitted on.
 
@@ -155,7 +169,7 @@ def predict(model: Any, frame: pd.DataFrame) -> np.ndarray:
     fitted before a feature change still scores: it gets its own columns (the feature table keeps
     every column it ever had), typed as at fit time.
     """
-    columns = list(getattr(model, "feature_names_in_", FEATURES))
+    columns = input_columns(model)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise KeyError(f"the model needs columns the frame lacks: {missing}")

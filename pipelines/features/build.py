@@ -1,4 +1,8 @@
-"""Stage: build ``features.flight_features`` for every day of an interval."""
+"""Stage: build ``features.flight_features`` for every day of an interval.
+
+A day streams from DuckDB into its partition a batch at a time: the process holds what DuckDB
+holds (bounded by its memory limit, spilling past it) plus one batch, however large the day.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,15 @@ from pathlib import Path
 from pipelines import history, tables
 from pipelines.dates import Interval
 from pipelines.errors import MissingUpstreamPartition
+from pipelines.settings import DuckDBResources
 from pipelines.storage import lake
 from pipelines.storage.sql import load_sql
 from pipelines.storage.warehouse import lake_connection
 
 log = logging.getLogger(__name__)
+
+# Rows per batch streamed from DuckDB to the partition file (one Parquet row group each).
+BATCH_ROWS = lake.ROW_GROUP
 
 
 @dataclass
@@ -33,13 +41,16 @@ def build_flight_features(
     run_id: str,
     history_start: date,
     allow_incomplete_history: bool = False,
+    *,
+    resources: DuckDBResources | None = None,
 ) -> FeaturesBuilt:
     """One partition of ``features.flight_features`` per day of ``interval``.
 
     Each day reads only the published schedule of that day and outcomes of the 28 days before it,
     so days can be rebuilt in any order and a rerun gives the same rows. A day whose 28-day window
     has a missing or blocked day (on or after ``history_start``) is refused, unless
-    ``allow_incomplete_history``: then its rows say how many days were missing.
+    ``allow_incomplete_history``: then its rows say how many days were missing. DuckDB opens only
+    the partitions those days read, held to ``resources`` (None: DuckDB's defaults).
     """
     missing = lake.missing_partitions(lake_root, *tables.raw("flights").address, interval)
     if missing:
@@ -51,14 +62,18 @@ def build_flight_features(
     found = history.require_complete(lake_root, days, history_start, allow_incomplete_history)
     query = load_sql(sql_root, "features", "flight_features")
     built = FeaturesBuilt()
-    with lake_connection(lake_root, sql_root) as con:
+    reads = history.lake_days(interval)
+    with lake_connection(lake_root, sql_root, days=reads, resources=resources) as con:
         for day in days:
-            features = history.stamp(
-                con.sql(query, params={"feature_date": day}).to_arrow_table(), found[day]
-            )
-            written = lake.write_partition(
-                lake_root, *tables.FLIGHT_FEATURES.address, day, features, run_id
-            )
+            rows = con.sql(query, params={"feature_date": day}).to_arrow_reader(BATCH_ROWS)
+            batches = (history.stamp(batch, found[day]) for batch in rows)
+            with lake.transaction(lake_root, run_id) as tx:
+                written = tx.write_batches(
+                    *tables.FLIGHT_FEATURES.address,
+                    day,
+                    history.stamped_schema(rows.schema),
+                    batches,
+                )
             built.rows_per_day[day.isoformat()] = written.rows
             if found[day].count:
                 log.warning(

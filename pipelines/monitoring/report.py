@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipelines import tables
-from pipelines.settings import Thresholds
+from pipelines.settings import DuckDBResources, Thresholds
 from pipelines.storage import lake
 from pipelines.storage.sql import load_sql, macro_connection
 
@@ -27,12 +27,17 @@ _ONE_DAY, _UP_TO_DAY = "monitoring_table_day", "monitoring_table_history"
 
 
 def _history(
-    lake_root: Path, sql_root: Path, table: tables.LakeTable, day: date, one_day: bool
+    lake_root: Path,
+    sql_root: Path,
+    table: tables.LakeTable,
+    day: date,
+    one_day: bool,
+    resources: DuckDBResources | None,
 ) -> pd.DataFrame:
     files = lake.table_files(lake_root, *table.address)
     if not files:
         return pd.DataFrame()
-    with macro_connection(sql_root) as con:
+    with macro_connection(sql_root, resources) as con:
         # The files are a registered table's (not caller text); both values are bound.
         query = load_sql(sql_root, "reports", _ONE_DAY if one_day else _UP_TO_DAY)
         return con.execute(query, {"files": files, "day": day}).df()
@@ -102,11 +107,18 @@ def write_report(
     day: date,
     alerts: list[str],
     thresholds: Thresholds,
+    *,
+    resources: DuckDBResources | None = None,
 ) -> Path:
-    """Render the report of ``day``; return its path (``latest.html`` is a copy)."""
-    perf = _history(lake_root, sql_root, tables.MODEL_PERFORMANCE_DAILY, day, one_day=False)
-    calibration = _history(lake_root, sql_root, tables.CALIBRATION_BY_BAND_DAILY, day, one_day=True)
-    drift = _history(lake_root, sql_root, tables.FEATURE_DRIFT_DAILY, day, one_day=True)
+    """Render the report of ``day``; return its path (``latest.html`` is a copy). Its queries
+    run on DuckDB held to ``resources`` (None: DuckDB's defaults)."""
+
+    def history_of(table: tables.LakeTable, one_day: bool) -> pd.DataFrame:
+        return _history(lake_root, sql_root, table, day, one_day, resources)
+
+    perf = history_of(tables.MODEL_PERFORMANCE_DAILY, one_day=False)
+    calibration = history_of(tables.CALIBRATION_BY_BAND_DAILY, one_day=True)
+    drift = history_of(tables.FEATURE_DRIFT_DAILY, one_day=True)
     charts = _charts(perf, drift, thresholds)
     status = (
         "<p class='alert'>" + "<br>".join(html.escape(a) for a in alerts) + "</p>"

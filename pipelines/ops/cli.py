@@ -58,10 +58,14 @@ def cmd_summary(args: argparse.Namespace) -> int:
     print(
         format_rows(
             ("table", "partitions", "rows"),
-            partitions_table(settings.lake_root, settings.sql_root, interval),
+            partitions_table(
+                settings.lake_root, settings.sql_root, interval, settings.duckdb_resources()
+            ),
         )
     )
-    days = validation_by_day(settings.lake_root, settings.sql_root, interval)
+    days = validation_by_day(
+        settings.lake_root, settings.sql_root, interval, settings.duckdb_resources()
+    )
     notable = [d for d in days if any(d[2:])]
     print(f"\nValidation: {len(days)} days checked; days with a finding:\n")
     if notable:
@@ -77,7 +81,9 @@ def cmd_warehouse(args: argparse.Namespace) -> int:
     from pipelines.storage.warehouse import build_warehouse
 
     settings = get_settings()
-    summary = build_warehouse(settings.lake_root, settings.sql_root, settings.warehouse_path)
+    summary = build_warehouse(
+        settings.lake_root, settings.sql_root, settings.warehouse_path, settings.duckdb_resources()
+    )
     print(f"{settings.warehouse_path}: {len(summary.tables)} tables, {len(summary.views)} views")
     return 0
 

@@ -12,7 +12,7 @@ from pipelines import tables
 from pipelines.dates import Interval
 from pipelines.ops import sandbox
 from pipelines.ops.sandbox import NotAQuery, QueryError
-from pipelines.settings import get_settings
+from pipelines.settings import DuckDBResources, get_settings
 from pipelines.storage import lake, snapshots
 from pipelines.storage.sql import load_sql, macro_connection
 from pipelines.storage.warehouse import PUBLISHED_LAYERS
@@ -30,13 +30,13 @@ log = logging.getLogger(__name__)
 
 
 def partitions_table(
-    lake_root: Path, sql_root: Path, interval: Interval
+    lake_root: Path, sql_root: Path, interval: Interval, resources: DuckDBResources | None = None
 ) -> list[tuple[str, int, int]]:
     """(layer.table, partitions in the interval, rows in the interval) for every published table."""
     rows = []
     query = load_sql(sql_root, "reports", "partition_counts")
     snapshot = snapshots.current_id(lake_root)
-    with macro_connection(sql_root) as con:
+    with macro_connection(sql_root, resources) as con:
         for layer, names in lake.list_tables(lake_root, snapshot).items():
             if layer == "incoming":
                 continue
@@ -47,7 +47,9 @@ def partitions_table(
     return rows
 
 
-def validation_by_day(lake_root: Path, sql_root: Path, interval: Interval) -> list[tuple]:
+def validation_by_day(
+    lake_root: Path, sql_root: Path, interval: Interval, resources: DuckDBResources | None = None
+) -> list[tuple]:
     """Per day: checks run, critical failures, warnings, and rows quarantined (all tables)."""
     snapshot = snapshots.current_id(lake_root)
     results = lake.table_files(lake_root, *tables.VALIDATION_RESULTS.address, snapshot=snapshot)
@@ -58,7 +60,7 @@ def validation_by_day(lake_root: Path, sql_root: Path, interval: Interval) -> li
         for table in lake.list_tables(lake_root, snapshot).get("quarantine", [])
         for f in lake.table_files(lake_root, "quarantine", table, snapshot=snapshot)
     ]
-    with macro_connection(sql_root) as con:
+    with macro_connection(sql_root, resources) as con:
         checks_sql = load_sql(sql_root, "reports", "checks_by_day")
         rows_sql = load_sql(sql_root, "reports", "rows_by_day")
         checks = con.execute(checks_sql, _bind(results, interval)).fetchall()

@@ -5,16 +5,24 @@ The application reads ``<schema>.flight_delay_predictions`` (one row per flight,
 the partition is copied into a temporary table, upserted, and rows of that day that are no longer
 in the partition are deleted. Readers see the previous day's rows or the new ones, never half;
 publishing the same partition twice leaves the same rows; nothing else in the table changes.
+The partition is read and copied a batch at a time (CSV written by Arrow), so a day of any size
+costs one batch of memory here.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeAlias
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 from psycopg import sql
 
 from pipelines import tables
@@ -26,6 +34,10 @@ log = logging.getLogger(__name__)
 TABLE = tables.PREDICTIONS.name
 KEY = tables.PREDICTIONS.key
 COLUMNS = (*PREDICTION_SCHEMA.names, "pipeline_run_id")
+# Rows read and copied at a time.
+BATCH_ROWS = 256 * 1024
+# A day's predictions: a table, or the partition file to read a batch at a time.
+Predictions: TypeAlias = pa.Table | pq.ParquetFile
 
 _DDL = """
 CREATE SCHEMA IF NOT EXISTS {schema};
@@ -61,12 +73,22 @@ class PublishSummary:
     deleted: int
 
 
-def publish_predictions(dsn: str, schema: str, day: date, predictions: pa.Table) -> PublishSummary:
-    """Replace the application's rows of ``day`` with ``predictions``, in one transaction."""
-    missing = [c for c in COLUMNS if c not in predictions.column_names]
+def publish_predictions(
+    dsn: str, schema: str, day: date, predictions: Predictions
+) -> PublishSummary:
+    """Replace the application's rows of ``day`` with ``predictions``, in one transaction.
+
+    The columns and the day of every row are checked before connecting.
+    """
+    names = (
+        predictions.schema_arrow.names
+        if isinstance(predictions, pq.ParquetFile)
+        else predictions.column_names
+    )
+    missing = [c for c in COLUMNS if c not in names]
     if missing:
         raise PublishError(f"predictions lack columns {missing}")
-    days = set(predictions.column("flight_date").to_pylist())
+    days = {d for batch in _batches(predictions, ["flight_date"]) for d in _days(batch)}
     if days - {day}:
         raise PublishError(f"partition dt={day} holds rows of other days: {sorted(days - {day})}")
     table = sql.Identifier(schema, TABLE)
@@ -75,7 +97,6 @@ def publish_predictions(dsn: str, schema: str, day: date, predictions: pa.Table)
     updates = sql.SQL(", ").join(
         sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in COLUMNS if c not in KEY
     )
-    rows = predictions.select(list(COLUMNS)).to_pylist()
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:  # one transaction, committed on exit
         cur.execute(sql.SQL(_DDL).format(schema=sql.Identifier(schema), table=table))
         cur.execute(
@@ -83,9 +104,11 @@ def publish_predictions(dsn: str, schema: str, day: date, predictions: pa.Table)
                 "CREATE TEMP TABLE incoming (LIKE {} INCLUDING DEFAULTS) ON COMMIT DROP"
             ).format(table)
         )
-        with cur.copy(sql.SQL("COPY incoming ({}) FROM STDIN").format(columns)) as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in COLUMNS])
+        # CSV: an empty unquoted field is NULL, a quoted one an empty string (Arrow quotes text).
+        copy_sql = sql.SQL("COPY incoming ({}) FROM STDIN (FORMAT csv)").format(columns)
+        with cur.copy(copy_sql) as copy:
+            for batch in _batches(predictions, list(COLUMNS)):
+                copy.write(_csv(batch))
         cur.execute(
             sql.SQL(
                 "INSERT INTO {table} ({columns}) SELECT {columns} FROM incoming "
@@ -104,3 +127,20 @@ def publish_predictions(dsn: str, schema: str, day: date, predictions: pa.Table)
         deleted = cur.rowcount
     log.info("published %s: %d rows upserted, %d stale rows deleted", day, upserted, deleted)
     return PublishSummary(day.isoformat(), f"{schema}.{TABLE}", upserted, deleted)
+
+
+def _batches(predictions: Predictions, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    if isinstance(predictions, pq.ParquetFile):
+        yield from predictions.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+    else:
+        yield from predictions.select(columns).to_batches(max_chunksize=BATCH_ROWS)
+
+
+def _days(batch: pa.RecordBatch) -> list[date]:
+    return pc.unique(batch.column("flight_date")).to_pylist()
+
+
+def _csv(batch: pa.RecordBatch) -> bytes:
+    buffer = io.BytesIO()
+    pacsv.write_csv(batch, buffer, pacsv.WriteOptions(include_header=False))
+    return buffer.getvalue()

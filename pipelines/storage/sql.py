@@ -2,15 +2,19 @@
 
 ``sql/macros`` holds DuckDB macros (the lake reader, the smoothing of delay rates) that every
 connection over the lake defines first, so a query that uses them runs the same in a pipeline
-and in the analysts' warehouse.
+and in the analysts' warehouse. :func:`connect` is how a pipeline opens DuckDB: held to the
+memory limit, spill directory and threads of the settings.
 """
 
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import duckdb
+
+from pipelines.settings import DuckDBResources
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 MACROS = "macros"
@@ -44,9 +48,37 @@ def define_macros(con: duckdb.DuckDBPyConnection, sql_root: Path) -> list[str]:
     return names
 
 
-def macro_connection(sql_root: Path) -> duckdb.DuckDBPyConnection:
+def connect(
+    resources: DuckDBResources | None = None,
+    database: str = ":memory:",
+    *,
+    keep_insertion_order: bool = True,
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection held to ``resources`` (None: DuckDB's defaults, 80% of the RAM).
+
+    Past the memory limit DuckDB spills to ``<temp_directory>/<host name>``: DuckDB names its
+    spill files after the process id, and processes on two hosts sharing the data volume (two
+    containers) can have the same one. ``keep_insertion_order=False`` lets DuckDB return rows of
+    a query without ORDER BY in any order, which lets large results stream and spill; what an
+    ORDER BY asks for still holds.
+    """
+    config: dict[str, str | bool | int | float | list[str]] = {}
+    if not keep_insertion_order:
+        config["preserve_insertion_order"] = False
+    if resources is not None:
+        resources.temp_directory.mkdir(parents=True, exist_ok=True)  # DuckDB makes only the last
+        config["memory_limit"] = resources.memory_limit
+        config["temp_directory"] = str(resources.temp_directory / socket.gethostname())
+        if resources.threads:
+            config["threads"] = resources.threads
+    return duckdb.connect(database, config=config)
+
+
+def macro_connection(
+    sql_root: Path, resources: DuckDBResources | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the macros only: for queries that name the files they read
     (``lake_table($files)``) instead of defining a view for every table of the lake."""
-    con = duckdb.connect(":memory:")
+    con = connect(resources)
     define_macros(con, sql_root)
     return con

@@ -7,6 +7,10 @@ never mixes tables written by different commits;
 ``staging.<model>`` and ``marts.<model>`` views are the files under ``sql/staging`` and
 ``sql/marts``. One function defines them, so a query that runs in a pipeline runs unchanged in the
 warehouse.
+
+A pipeline's connection may be given a window of days: its views then read only the files of
+those days (and, for a reference table, the snapshot in force when the window opens), so the
+cost of a query of one day does not grow with the lake. The warehouse reads every file.
 """
 
 from __future__ import annotations
@@ -16,13 +20,16 @@ import logging
 import os
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import duckdb
 
+from pipelines.dates import Interval
+from pipelines.settings import DuckDBResources
 from pipelines.storage import lake, snapshots
-from pipelines.storage.sql import define_macros, layer_models, load_sql
-from pipelines.tables import LAYERS
+from pipelines.storage.sql import connect, define_macros, layer_models, load_sql
+from pipelines.tables import LAYERS, REFERENCE_TABLES
 
 log = logging.getLogger(__name__)
 
@@ -61,14 +68,45 @@ def _create_view(con: duckdb.DuckDBPyConnection, layer: str, name: str, body: st
     )
 
 
+def _view_body(
+    lake_root: Path, layer: str, table: str, days: Interval | None, snapshot: int | None
+) -> str:
+    """``SELECT`` over the files of ``layer.table`` that a view over ``days`` (None: all) needs."""
+    paths = lake.table_files(lake_root, layer, table, days, snapshot)
+    if days is None:
+        return _select(paths)
+    if table in REFERENCE_TABLES:
+        # "The newest snapshot on or before day D" must find the same snapshot for every D of
+        # the window: the one delivered last before the window opens comes too.
+        opened = Interval(date.min, days.start)
+        paths = lake.table_files(lake_root, layer, table, opened, snapshot)[-1:] + paths
+    if paths:
+        return _select(paths)
+    # Nothing in the window: an empty view with the columns of the table's newest file.
+    newest = lake.table_files(lake_root, layer, table, snapshot=snapshot)[-1:]
+    return _select(newest) + " LIMIT 0"
+
+
+def _select(paths: list[str]) -> str:
+    # DDL takes no bound parameters: the values quoted into a view are lake file paths.
+    files = "[" + ", ".join(_quote_literal(p) for p in paths) + "]"
+    return "SELECT * FROM lake_table(" + files + ")"  # noqa: S608
+
+
 def define_lake_views(
     con: duckdb.DuckDBPyConnection,
     lake_root: Path,
     sql_root: Path,
     layers: tuple[str, ...] = PUBLISHED_LAYERS,
     view_layers: tuple[str, ...] = VIEW_LAYERS,
+    days: Interval | None = None,
 ) -> CatalogSummary:
-    """Create ``layer.table`` views for every lake table with data, then the SQL view layers."""
+    """Create ``layer.table`` views for every lake table with data, then the SQL view layers.
+
+    With ``days``, each view reads only the partitions of those days; a reference table's view
+    also reads its latest snapshot from before them, so "the newest snapshot on or before D"
+    answers the same for every D in ``days``.
+    """
     define_macros(con, sql_root)
     snapshot = snapshots.current_id(lake_root)  # read once: every view shows this snapshot
     tables = []
@@ -76,10 +114,7 @@ def define_lake_views(
         if layer not in layers:
             continue
         for table in names:
-            # DDL takes no bound parameters: the values quoted into a view are lake file paths.
-            paths = lake.table_files(lake_root, layer, table, snapshot=snapshot)
-            files = "[" + ", ".join(_quote_literal(p) for p in paths) + "]"
-            _create_view(con, layer, table, "SELECT * FROM lake_table(" + files + ")")  # noqa: S608
+            _create_view(con, layer, table, _view_body(lake_root, layer, table, days, snapshot))
             tables.append(f"{layer}.{table}")
     views = []
     for layer in view_layers:
@@ -94,21 +129,37 @@ def define_lake_views(
     return CatalogSummary(tables, views, snapshot)
 
 
-def lake_connection(lake_root: Path, sql_root: Path) -> duckdb.DuckDBPyConnection:
+def lake_connection(
+    lake_root: Path,
+    sql_root: Path,
+    *,
+    days: Interval | None = None,
+    resources: DuckDBResources | None = None,
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the macros, the lake's views and the staging views.
 
-    Pipelines read staging; the marts are for analysts and live in the warehouse only.
+    Pipelines read staging; the marts are for analysts and live in the warehouse only. ``days``:
+    the views read only what a query of those days needs (see :func:`define_lake_views`); None,
+    the whole lake. The connection is held to ``resources`` and does not keep insertion order:
+    pipeline queries say the order they need.
     """
-    con = duckdb.connect(":memory:")
+    con = connect(resources, keep_insertion_order=False)
     try:
-        define_lake_views(con, lake_root, sql_root, layers=LAYERS, view_layers=("staging",))
+        define_lake_views(
+            con, lake_root, sql_root, layers=LAYERS, view_layers=("staging",), days=days
+        )
     except BaseException:
         con.close()
         raise
     return con
 
 
-def build_warehouse(lake_root: Path, sql_root: Path, warehouse_path: Path) -> CatalogSummary:
+def build_warehouse(
+    lake_root: Path,
+    sql_root: Path,
+    warehouse_path: Path,
+    resources: DuckDBResources | None = None,
+) -> CatalogSummary:
     """Rebuild the analysts' views-only catalog and swap it in atomically.
 
     The new catalog is written to a temporary file beside the old one and moved over it with
@@ -122,14 +173,16 @@ def build_warehouse(lake_root: Path, sql_root: Path, warehouse_path: Path) -> Ca
     # in is built from the newest snapshot, never an older one.
     with open(warehouse_path.with_name(f".{warehouse_path.name}.lock"), "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        summary = _build_and_swap(lake_root, sql_root, warehouse_path)
+        summary = _build_and_swap(lake_root, sql_root, warehouse_path, resources)
     return summary
 
 
-def _build_and_swap(lake_root: Path, sql_root: Path, warehouse_path: Path) -> CatalogSummary:
+def _build_and_swap(
+    lake_root: Path, sql_root: Path, warehouse_path: Path, resources: DuckDBResources | None
+) -> CatalogSummary:
     tmp = warehouse_path.with_name(f".{warehouse_path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        con = duckdb.connect(str(tmp))
+        con = connect(resources, str(tmp))
         try:
             summary = define_lake_views(con, lake_root, sql_root)
             con.execute("CHECKPOINT")

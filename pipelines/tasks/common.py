@@ -99,7 +99,12 @@ def param_date(name: str, value: object) -> date:
 def refresh_warehouse(context: Mapping[str, Any]) -> dict[str, Any]:
     """Publish the lake's current snapshot to analysts, then vacuum snapshots nobody keeps."""
     settings = get_settings()
-    summary = build_warehouse(settings.lake_root, settings.sql_root, settings.warehouse_path)
+    summary = build_warehouse(
+        settings.lake_root,
+        settings.sql_root,
+        settings.warehouse_path,
+        settings.duckdb_resources(),
+    )
     vacuumed = snapshots.vacuum(settings.lake_root, keep=settings.lake_snapshots_kept)
     return {
         "warehouse": str(settings.warehouse_path),

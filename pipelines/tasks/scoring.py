@@ -79,6 +79,7 @@ def score_next_day(context: Mapping[str, Any]) -> dict[str, Any]:
                 policy,
                 history_start=settings.first_history_day,
                 allow_incomplete_history=bool(params.get(OVERRIDE_PARAM)),
+                resources=settings.duckdb_resources(),
             )
         )
         for day in _next_days(run.interval).days()
@@ -98,8 +99,9 @@ def publish_predictions(context: Mapping[str, Any]) -> dict[str, Any]:
     dsn = settings.publish_dsn.get_secret_value()
     done = []
     for day in _next_days(run.interval).days():
-        predictions = lake.read_partition(settings.lake_root, *tables.PREDICTIONS.address, day)
-        done.append(asdict(publish(dsn, settings.publish_schema, day, predictions)))
+        # The partition file, read a batch at a time: a large day never sits in memory.
+        with lake.open_partition(settings.lake_root, *tables.PREDICTIONS.address, day) as scored:
+            done.append(asdict(publish(dsn, settings.publish_schema, day, scored)))
     return {"published": True, "days": done}
 
 
@@ -116,7 +118,13 @@ def monitor(context: Mapping[str, Any]) -> dict[str, Any]:
     alerts = [a for d in days for a in d.alerts]
     last = run.interval.end - timedelta(days=1)
     report = write_report(
-        settings.lake_root, settings.sql_root, settings.reports_root, last, alerts, thresholds
+        settings.lake_root,
+        settings.sql_root,
+        settings.reports_root,
+        last,
+        alerts,
+        thresholds,
+        resources=settings.duckdb_resources(),
     )
     log.info("monitoring report: %s (also %s)", report, report.with_name("latest.html"))
     return {

@@ -15,6 +15,7 @@ from pathlib import Path
 import psycopg
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 import models.flight_delay as fd
@@ -24,7 +25,7 @@ from pipelines.ingest.sources.nycflights import day_of
 from pipelines.monitoring.monitor import monitor_day
 from pipelines.monitoring.report import write_report
 from pipelines.ops import dictionary
-from pipelines.serving import scoring
+from pipelines.serving import publish, scoring
 from pipelines.serving.publish import publish_predictions
 from pipelines.settings import Settings
 from pipelines.storage import lake, registry
@@ -99,6 +100,23 @@ def test_rescoring_a_day_replaces_it_with_identical_rows(lake_root, champion) ->
     data = [c for c in first.column_names if c != lake.RUN_ID_COLUMN]
     assert second.select(data).equals(first.select(data))
     assert set(second.column(lake.RUN_ID_COLUMN).to_pylist()) == {"run-b"}
+
+
+def test_scoring_in_small_batches_writes_the_same_rows_in_order_of_departure(
+    lake_root, champion, monkeypatch
+) -> None:
+    at_once = _score(lake_root, champion)
+    whole = lake.read_partition(lake_root, *tables.PREDICTIONS.address, SCORED)
+    monkeypatch.setattr(scoring, "BATCH_ROWS", 100)
+    in_batches = _score(lake_root, champion)
+    batched = lake.read_partition(lake_root, *tables.PREDICTIONS.address, SCORED)
+
+    assert batched.equals(whole)
+    assert in_batches.bands == at_once.bands
+    departures = batched.column("scheduled_departure").to_pylist()
+    assert departures == sorted(departures)
+    features = lake.partition_file(lake_root, *tables.SCORING_FEATURES.address, SCORED)
+    assert pq.ParquetFile(features).metadata.num_row_groups == -(-batched.num_rows // 100)
 
 
 def test_scoring_features_equal_the_features_built_after_the_day(lake_root, champion) -> None:
@@ -176,6 +194,32 @@ def test_publish_upserts_one_day_idempotently(lake_root, champion) -> None:
     with pytest.raises(ValueError, match="other days"):
         publish_predictions(APP_DSN, "test_publish", date(2013, 1, 5), predictions)
     assert len(rows()) == predictions.num_rows - 1
+
+
+def test_publish_streams_the_partition_file_in_batches_value_for_value(
+    lake_root, champion, monkeypatch, tmp_path
+) -> None:
+    empty_app_schema("test_publish_file")
+    _score(lake_root, champion)
+    scored = lake.read_partition(lake_root, *tables.PREDICTIONS.address, SCORED)
+    # Text that CSV must quote, an empty string and a null: each arrives as it was.
+    first = {c: scored.column(c)[0].as_py() for c in scored.column_names}
+    odd = {**first, "dest": 'A "B", C', "mlflow_run_id": "", "model_trained_as_of": None}
+    table = pa.concat_tables([pa.Table.from_pylist([odd], scored.schema), scored.slice(1)])
+    pq.write_table(table, tmp_path / "predictions.parquet", row_group_size=100)
+    monkeypatch.setattr(publish, "BATCH_ROWS", 100)
+
+    with pq.ParquetFile(tmp_path / "predictions.parquet") as partition:
+        summary = publish_predictions(APP_DSN, "test_publish_file", SCORED, partition)
+
+    assert summary.upserted == table.num_rows
+    with psycopg.connect(APP_DSN) as conn:
+        got = conn.execute(
+            "SELECT * FROM test_publish_file.flight_delay_predictions ORDER BY 2, 3, 4"
+        ).fetchall()
+    order = [(k, "ascending") for k in ("carrier", "flight_number", "origin")]
+    expected = table.sort_by(order).select(list(publish.COLUMNS)).to_pylist()
+    assert [dict(zip(publish.COLUMNS, row, strict=True)) for row in got] == expected
 
 
 def test_monitoring_measures_the_scored_day_once_its_outcomes_arrive(

@@ -9,8 +9,8 @@ picks the quarantined rows, so the two can never disagree.
 
 Predicates name columns through ``_q`` (quoted identifiers from the canonical schema) and refer to
 value sets (allowed codes, reference keys, the day's local hours) as ``{name}``: the engine
-registers each set as a DuckDB table and puts its name there (``{rows}`` is the day's rows). No value is ever spliced
-into SQL text except numeric bounds and regular expressions written in this package.
+registers each set as a DuckDB table and puts its name there (``{rows}`` is the day's rows). No
+value is ever spliced into SQL text except numeric bounds and regular expressions written here.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ from models.flight_delay import (
     build_pipeline,
     default_params,
     feature_frame,
+    risk_band,
+    risk_bands,
 )
 
 
@@ -94,3 +96,9 @@ def test_missing_feature_columns_are_named():
 
 def test_categoricals_come_first_for_the_booster():
     assert FEATURES[: len(CATEGORICAL)] == CATEGORICAL
+
+
+def test_risk_bands_of_many_probabilities_are_those_of_each_one() -> None:
+    probabilities = np.array([-0.1, 0.0, 0.1999, 0.2, 0.3999, 0.4, 0.95, 1.0, np.nan])
+    assert risk_bands(probabilities).tolist() == [risk_band(p) for p in probabilities]
+    assert risk_bands(probabilities).tolist()[1:6] == ["low", "low", "medium", "medium", "high"]

@@ -156,3 +156,28 @@ def test_source_from_settings_gives_a_postgres_source_without_connecting(
     assert isinstance(source, PostgresSource)
     assert source.kind == "postgres"
     assert source.dsn == DSN
+
+
+def test_duckdb_resources_default_to_a_bounded_memory_and_a_spill_folder_under_home(
+    home: Path,
+) -> None:
+    resources = _settings().duckdb_resources()
+
+    assert resources.memory_limit == "2GB"
+    assert resources.temp_directory == (home / "data" / "duckdb-tmp").resolve()
+    assert resources.threads == 0
+
+
+def test_duckdb_resources_come_from_the_environment_and_refuse_a_size_duckdb_cannot_read(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NIGHTSHIFT_DUCKDB_MEMORY_LIMIT", "512MiB")
+    monkeypatch.setenv("NIGHTSHIFT_DUCKDB_TEMP_DIRECTORY", "scratch/spill")
+    monkeypatch.setenv("NIGHTSHIFT_DUCKDB_THREADS", "1")
+    resources = _settings().duckdb_resources()
+    assert (resources.memory_limit, resources.threads) == ("512MiB", 1)
+    assert resources.temp_directory == (home / "scratch" / "spill").resolve()
+
+    monkeypatch.setenv("NIGHTSHIFT_DUCKDB_MEMORY_LIMIT", "lots")
+    with pytest.raises(ValidationError, match="duckdb_memory_limit"):
+        _settings()

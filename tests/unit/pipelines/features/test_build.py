@@ -6,15 +6,19 @@ from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines import history
 from pipelines.dates import Interval
 from pipelines.errors import MissingUpstreamPartition, PermanentError
+from pipelines.features import build
 from pipelines.features.build import build_flight_features
 from pipelines.history import HistoryBlocked, HistoryNotPublished
 from pipelines.ingest.sources.schemas import SCHEMAS
 from pipelines.storage import lake
+from pipelines.storage.sql import load_sql
+from pipelines.storage.warehouse import lake_connection
 
 D = date(2013, 3, 10)
 HISTORY_START = D - timedelta(days=3)  # the fixture's lake begins three days before D
@@ -196,6 +200,45 @@ def test_a_day_without_published_flights_is_refused(lake_root, sql_root):
         build_flight_features(
             lake_root, sql_root, Interval.of(D, date(2013, 3, 13)), RUN, HISTORY_START
         )
+
+
+def _planes(year: int) -> pa.Table:
+    return pa.Table.from_pylist(
+        [{"tailnum": "N1", "year": year, "engines": 2, "seats": 150}], schema=SCHEMAS["planes"]
+    )
+
+
+def test_features_read_only_the_days_they_need_and_equal_those_of_the_whole_lake(
+    lake_root, sql_root
+):
+    # Flights far before and after D, and planes delivered only long before D and the day after:
+    # the window [D-28, D+2) leaves out all but the snapshot in force on D and the later one.
+    for day in (D - timedelta(days=40), D + timedelta(days=3)):
+        write(lake_root, "flights", day, [flight(day, "AA", 1, arr_delay=300.0)])
+    for back in range(4):
+        lake.delete_partition(lake_root, "raw", "planes", D - timedelta(days=back))
+    lake.write_partition(lake_root, "raw", "planes", D - timedelta(days=45), _planes(2003), RUN)
+    lake.write_partition(lake_root, "raw", "planes", D + timedelta(days=1), _planes(1990), RUN)
+
+    build_flight_features(lake_root, sql_root, Interval.day(D), RUN, HISTORY_START)
+    built = lake.read_partition(lake_root, "features", "flight_features", D)
+    query = load_sql(sql_root, "features", "flight_features")
+    with lake_connection(lake_root, sql_root) as con:  # every file of every table
+        whole = con.sql(query, params={"feature_date": D}).to_arrow_table()
+    gaps = history.gaps(lake_root, [D], HISTORY_START)[D]
+
+    assert built.drop_columns([lake.RUN_ID_COLUMN]).equals(history.stamp(whole, gaps))
+    assert built.column("plane_age_years").to_pylist()[0] == 2013 - 2003
+
+
+def test_a_day_streams_into_its_partition_a_batch_at_a_time(lake_root, sql_root, monkeypatch):
+    at_once = features_of(lake_root, sql_root)
+    monkeypatch.setattr(build, "BATCH_ROWS", 1)
+    one_by_one = features_of(lake_root, sql_root)
+
+    assert one_by_one == at_once
+    path = lake.partition_file(lake_root, "features", "flight_features", D)
+    assert pq.ParquetFile(path).metadata.num_row_groups == 3  # one per batch of one flight
 
 
 # --- features know their gaps -------------------------------------------------------------------

@@ -7,8 +7,10 @@ PostgreSQL in tests/integration/test_scoring.py.
 from __future__ import annotations
 
 from datetime import date, datetime
+from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines.serving.publish import COLUMNS, KEY, TABLE, PublishError, publish_predictions
@@ -57,3 +59,16 @@ def test_rows_of_another_day_are_refused(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_missing_columns_are_refused() -> None:
     with pytest.raises(PublishError, match="lack columns"):
         publish_predictions(UNREACHABLE, "app", DAY, _predictions(DAY).drop_columns(["risk_band"]))
+
+
+def test_a_partition_file_is_checked_batch_by_batch_before_connecting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pipelines.serving.publish.BATCH_ROWS", 1)
+    path = tmp_path / "predictions.parquet"
+    pq.write_table(_predictions(DAY, DAY, date(2013, 3, 16)), path, row_group_size=1)
+    with pq.ParquetFile(path) as partition, pytest.raises(PublishError, match="other days"):
+        publish_predictions(UNREACHABLE, "app", DAY, partition)
+    pq.write_table(_predictions(DAY).drop_columns(["risk_band"]), path)
+    with pq.ParquetFile(path) as partition, pytest.raises(PublishError, match="lack columns"):
+        publish_predictions(UNREACHABLE, "app", DAY, partition)

@@ -16,6 +16,7 @@ import models.flight_delay as fd
 from pipelines.errors import PermanentError
 from pipelines.serving import scoring
 from pipelines.serving.schema import PREDICTION_SCHEMA
+from pipelines.storage import lake
 
 DAY = date(2013, 3, 15)
 
@@ -32,8 +33,11 @@ class Version:
 def test_nothing_is_scored_before_the_feeds_and_the_actuals_are_published(
     tmp_path: Path, sql_root: Path
 ) -> None:
-    with pytest.raises(scoring.ScoringInputMissing) as caught:
-        scoring.build_scoring_features(tmp_path, sql_root, DAY, history_start=date(2013, 1, 1))
+    with (
+        pytest.raises(scoring.ScoringInputMissing) as caught,
+        lake.transaction(tmp_path, "r") as tx,
+    ):
+        scoring.write_scoring_features(tx, sql_root, DAY, history_start=date(2013, 1, 1))
     message = str(caught.value)
     for missing in (
         "raw.schedule dt=2013-03-15",

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 import pytest
 
+from pipelines.dates import Interval
 from pipelines.ingest.sources.nycflights import day_of
 from pipelines.storage import lake
 from pipelines.storage.warehouse import CatalogSummary, build_warehouse, lake_connection
@@ -265,3 +267,38 @@ def test_the_lake_connection_defines_staging_views_but_no_marts(
             "select count(*) from staging.stg_flight_outcomes where flight_date = ?", [DAY_1]
         ).fetchone()
         assert delayed == (5,)
+
+
+def _days_read_by(con: duckdb.DuckDBPyConnection, layer: str, table: str) -> list[date]:
+    """The partitions a view's definition names (each file sits under its ``dt=`` folder)."""
+    [(sql,)] = con.execute(
+        "select sql from duckdb_views() where schema_name = $layer and view_name = $table",
+        {"layer": layer, "table": table},
+    ).fetchall()
+    return sorted(date.fromisoformat(d) for d in re.findall(r"dt=(\d{4}-\d{2}-\d{2})", sql))
+
+
+def test_a_window_gives_views_over_its_days_and_the_reference_snapshot_in_force_when_it_opens(
+    tmp_path: Path, sql_root: Path
+) -> None:
+    root = tmp_path / "lake"
+    days = [DAY_1 + timedelta(days=i) for i in range(10)]
+    for day in days:
+        _write_flights(root, day, rows=2)
+    planes = day_of("planes", DAY_1).slice(0, 3)
+    for day in (days[0], days[2], days[4], days[7]):
+        lake.write_partition(root, "raw", "planes", day, planes, "r")
+    lake.write_partition(root, "raw", "schedule", days[9], day_of("schedule", days[9]), "r")
+    window = Interval(days[3], days[6])
+
+    with lake_connection(root, sql_root, days=window) as con:
+        assert _days_read_by(con, "raw", "flights") == days[3:6]
+        # The snapshot delivered last before the window, and the ones inside it.
+        assert _days_read_by(con, "raw", "planes") == [days[2], days[4]]
+        assert con.execute("select count(*) from raw.flights").fetchone() == (6,)
+        # No schedule in the window: the view is there, empty, with the table's columns.
+        assert con.execute("select count(*) from raw.schedule").fetchone() == (0,)
+        windowed = [d[0] for d in con.sql("select * from raw.schedule").description]
+    with lake_connection(root, sql_root) as con:
+        assert _days_read_by(con, "raw", "flights") == days
+        assert [d[0] for d in con.sql("select * from raw.schedule").description] == windowed
