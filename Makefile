@@ -25,7 +25,7 @@ DEMO_LOG := data/demo-airflow.log
 # `airflow standalone` spawns `airflow` by name: the venv's bin must be on PATH.
 AIRFLOW_ENV = export PATH="$(CURDIR)/$(BIN):$$PATH" && eval "$$($(BIN)/nightshift airflow-env)"
 
-.PHONY: help install demo test test-unit lint format airflow mlflow warehouse clean
+.PHONY: help install demo test test-unit lint format airflow mlflow warehouse bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ mlflow: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 over the local store (run
 
 warehouse: $(STAMP) ## Rebuild data/warehouse.duckdb from the lake
 	$(BIN)/nightshift warehouse
+
+bench: $(STAMP) ## Stage seconds and peak memory at 1x-10,000x a real day (ARGS=--quick: 1x-100x, minutes)
+	$(BIN)/python -m benchmarks.bench $(ARGS)
 
 clean: ## Delete generated data (lake, landing files, warehouse, Airflow home, MLflow store)
 	rm -rf data

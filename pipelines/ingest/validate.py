@@ -28,8 +28,9 @@ from pipelines.dates import Interval
 from pipelines.errors import PermanentError
 from pipelines.ingest import evidence
 from pipelines.ingest.validation.context import REFERENCE_KEYS, DayContext, Snapshot
-from pipelines.settings import RowCountBounds
+from pipelines.settings import DuckDBResources, RowCountBounds
 from pipelines.storage import lake
+from pipelines.storage.sql import connect
 
 if TYPE_CHECKING:
     from pipelines.ingest.validation.runner import TableValidation
@@ -94,6 +95,7 @@ def validate_and_publish(
     source_tables: tuple[str, ...] = tables.SOURCE_TABLES,
     results: tables.LakeTable = tables.VALIDATION_RESULTS,
     history: tables.LakeTable | None = None,
+    resources: DuckDBResources | None = None,
 ) -> ValidationSummary:
     """Validate each day of ``interval``; publish the days that pass, block the ones that fail.
 
@@ -101,13 +103,16 @@ def validate_and_publish(
     Raises ``DataValidationError`` naming each blocked day, table, check and count. Each group of
     tables validated together (a day's actuals, or the next-day feeds) has its own ``results``
     table in the quality layer, so one never replaces the other's evidence, and its own
-    ``history`` (by default the one ``HISTORY`` pairs with ``results``).
+    ``history`` (by default the one ``HISTORY`` pairs with ``results``). Each day's DuckDB is
+    held to ``resources`` (None: DuckDB's defaults).
     """
     history = history or HISTORY[results]
     summary = ValidationSummary()
     for day in interval.days():
         summary.days.append(
-            _validate_day(lake_root, day, run_id, bounds, source_tables, (results, history))
+            _validate_day(
+                lake_root, day, run_id, bounds, source_tables, (results, history), resources
+            )
         )
     failed = summary.failed_days
     if failed:
@@ -122,6 +127,7 @@ def _validate_day(
     bounds: RowCountBounds,
     source_tables: tuple[str, ...],
     evidence_tables: tuple[tables.LakeTable, tables.LakeTable],
+    resources: DuckDBResources | None = None,
 ) -> DayValidation:
     # Imported here: Great Expectations costs seconds to import, and only this stage needs it.
     from pipelines.ingest.validation.runner import unchanged_table, validate_table
@@ -130,7 +136,7 @@ def _validate_day(
     logs = {t: evidence.read_extract_log(lake_root, t, day) for t in source_tables}
     files = {t: _incoming(lake_root, t, day) for t in source_tables}
     # One DuckDB per day: the rows stay in it, under its memory limit, until they are written.
-    with duckdb.connect() as con:
+    with connect(resources) as con:
         context = _context(con, lake_root, day, bounds, files, logs)
         outcomes = []
         for t in source_tables:

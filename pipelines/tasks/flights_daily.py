@@ -64,7 +64,11 @@ def validate_and_publish(
     run = _chunk_run(context, chunk)
     settings = get_settings()
     summary = validate.validate_and_publish(
-        settings.lake_root, run.interval, run.run_id, settings.row_count_bounds()
+        settings.lake_root,
+        run.interval,
+        run.run_id,
+        settings.row_count_bounds(),
+        resources=settings.duckdb_resources(),
     )
     return summary.overview(run.interval)
 

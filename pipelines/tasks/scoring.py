@@ -53,6 +53,7 @@ def validate_next_day(context: Mapping[str, Any]) -> dict[str, Any]:
         settings.row_count_bounds(),
         source_tables=tables.NEXT_DAY_TABLES,
         results=tables.NEXT_DAY_VALIDATION_RESULTS,
+        resources=settings.duckdb_resources(),
     )
     return summary.overview(days)
 
