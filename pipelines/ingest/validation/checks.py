@@ -22,6 +22,7 @@ from typing import Any, Literal
 import great_expectations.expectations as gxe
 import pyarrow as pa
 
+from pipelines.ingest.validation.engine import quote as _q
 from pipelines.ingest.validation.expectations import MAX_HHMM, ExpectColumnValuesToBeHhmmClockTimes
 
 Severity = Literal["critical", "warning"]
@@ -56,11 +57,6 @@ class Check:
     def applies_to(self, columns: Collection[str]) -> bool:
         """Predicates need their columns; a missing column is the schema check's finding."""
         return all(c in columns for c in self.columns)
-
-
-def _q(column: str) -> str:
-    """A column name as a quoted SQL identifier."""
-    return '"' + column.replace('"', '""') + '"'
 
 
 def _values(values: Collection[Any] | pa.Array) -> pa.Table:

@@ -134,6 +134,7 @@ def measure(
     measures += [f"count(*) - count({quote(c)})" for c in columns]
     measures += [f"count(*) filter (where {flags[c.name]})" for c in applicable]
     measures += [f"count(*) filter (where {c.considered or 'true'})" for c in applicable]
+    # Generated relation and flag names, quoted schema columns, the checks' own predicates.
     (row,) = con.execute(f"select {', '.join(measures)} from {relation}").fetchall()  # noqa: S608
     n = len(columns)
     names = [c.name for c in applicable]

@@ -167,11 +167,7 @@ def validate_table(
         stored = pq.read_schema(data)
         schema = pa.schema([f for f in stored if f.name != lake.RUN_ID_COLUMN])
     quarantine_schema = schema.append(pa.field(QUARANTINE_REASON, pa.string()))
-    read = (
-        []
-        if read_log is None
-        else _judge(con, table, engine.relation(con, table, read_log), [readable()])
-    )
+    read = [] if read_log is None else _readability(con, table, read_log)
     if any(r.blocks for r in read):
         return TableValidation(
             table,
@@ -231,7 +227,7 @@ def unchanged_table(
 ) -> TableValidation:
     """The outcome for a reference snapshot whose content equals the one published on ``since``:
     its readability, and the comparison, recorded; nothing to store."""
-    read = _judge(con, table, engine.relation(con, table, read_log), [readable()])
+    read = _readability(con, table, read_log)
     check = unchanged_snapshot(since.isoformat())
     result = CheckResult(
         table=table,
@@ -256,6 +252,13 @@ def unchanged_table(
     )
 
 
+def _readability(
+    con: duckdb.DuckDBPyConnection, table: str, read_log: pa.Table
+) -> list[CheckResult]:
+    """``schema.readable`` on extract's log of the table (one row per delivered file or query)."""
+    return _judge(con, table, engine.relation(con, table, read_log), [readable()])
+
+
 def _judge(
     con: duckdb.DuckDBPyConnection,
     table: str,
@@ -266,6 +269,7 @@ def _judge(
 ) -> list[CheckResult]:
     """GX's verdict on each check, from the metrics DuckDB computed."""
     if flags is None:  # a small relation (extract's log): flag it first
+        # relation: a name engine.relation generated, never caller text.
         columns = con.sql(f"select * from {relation} limit 0").columns  # noqa: S608
         relation, flags = engine.flag(con, table, relation, columns, suite)
     assert columns is not None
