@@ -26,7 +26,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import shutil
 import signal
 import subprocess
@@ -100,29 +99,13 @@ def run_measured(command: list[str], log: Path, timeout: float, env: dict[str, s
     return Measured(state, code, seconds, round(usage.ru_maxrss / 1024, 1))
 
 
-def machine() -> dict[str, Any]:
-    import duckdb
-    import pyarrow
-
-    pages = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return {
-        "host": platform.node(),
-        "platform": platform.platform(),
-        "cpus": os.cpu_count(),
-        "memory_gib": round(pages / 2**30, 1),
-        "python": platform.python_version(),
-        "duckdb": duckdb.__version__,
-        "pyarrow": pyarrow.__version__,
-    }
-
-
 class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.out: Path = args.out
         self.tracking_uri = f"sqlite:///{(self.out / 'mlflow.db').resolve()}"
         self.results: dict[str, Any] = {
-            "machine": machine(),
+            "machine": bench_report.machine(),
             "parameters": {
                 "day": str(args.day),
                 "history_days": args.history_days,
@@ -333,7 +316,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"benchmark stopped by signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> None:
+    # Terminated like interrupted: an exception, so run_measured kills the running stage too
+    # (it runs in its own session and would otherwise outlive the benchmark).
+    signal.signal(signal.SIGTERM, _stop)
     bench = Bench(parse_args(argv))
     bench.train()
     for scale in bench.args.scales:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import platform
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,23 @@ from typing import Any
 # the path the pandas reference takes (without validation: the second ratio).
 SCORING_PATH = ("extract_feeds", "validate_feeds", "score")
 SCORING_PATH_UNVALIDATED = ("extract_feeds", "score")
+
+
+def machine() -> dict[str, Any]:
+    """The machine the figures were measured on."""
+    import duckdb
+    import pyarrow
+
+    pages = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return {
+        "host": platform.node(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "memory_gib": round(pages / 2**30, 1),
+        "python": platform.python_version(),
+        "duckdb": duckdb.__version__,
+        "pyarrow": pyarrow.__version__,
+    }
 
 
 def _cell(value: Any, digits: int = 1) -> str:
