@@ -28,6 +28,7 @@ from pipelines.dates import Interval
 from pipelines.errors import PermanentError
 from pipelines.ingest import evidence
 from pipelines.ingest.validation.context import REFERENCE_KEYS, DayContext, Snapshot
+from pipelines.ingest.validation.engine import quote
 from pipelines.settings import DuckDBResources, RowCountBounds
 from pipelines.storage import lake
 from pipelines.storage.sql import connect
@@ -142,7 +143,7 @@ def _validate_day(
         for t in source_tables:
             if (same := _unchanged_since(con, lake_root, t, day, files[t], logs[t])) is not None:
                 since, rows = same
-                schema = _stored_schema(files[t])
+                schema = lake.data_schema(files[t])
                 outcomes.append(unchanged_table(t, day, since, rows, schema, logs[t], con))
                 continue
             suite = suite_for(t, day, bounds, context)
@@ -211,8 +212,9 @@ def _publish(tx: lake.Transaction, day: date, outcomes: list[TableValidation]) -
     return passed
 
 
-def _stored_schema(file: Path) -> pa.Schema:
-    return pa.schema([f for f in pq.read_schema(file) if f.name != lake.RUN_ID_COLUMN])
+def _readable(read_log: pa.Table) -> bool:
+    """Extract could read every file or query of the table (its log has no read error)."""
+    return read_log["read_error"].null_count == read_log.num_rows
 
 
 def _unchanged_since(
@@ -225,12 +227,12 @@ def _unchanged_since(
 ) -> tuple[date, int] | None:
     """(day, rows) of the published snapshot before ``day`` that a readable reference ``file``
     equals in content (same columns and types, same multiset of rows), or None."""
-    if table not in tables.REFERENCE_TABLES or read_log["read_error"].null_count != len(read_log):
+    if table not in tables.REFERENCE_TABLES or not _readable(read_log):
         return None
     address = tables.raw(table).address
     earlier = [d for d in lake.list_partitions(lake_root, *address) if d < day]
     published = lake.partition_file(lake_root, *address, earlier[-1]) if earlier else None
-    if published is None or _stored_schema(published) != _stored_schema(file):
+    if published is None or lake.data_schema(published) != lake.data_schema(file):
         return None
     mine, theirs = (_fingerprint(con, f) for f in (file, published))
     return (earlier[-1], mine[0]) if mine == theirs else None
@@ -271,8 +273,7 @@ def _context(
     reference, previous = {}, {}
     for table in tables.REFERENCE_TABLES:
         if table in files:
-            readable = logs[table]["read_error"].null_count == logs[table].num_rows
-            current = _snapshot(con, table, files[table]) if readable else None
+            current = _snapshot(con, table, files[table]) if _readable(logs[table]) else None
             before = _published(con, lake_root, table, day, include_day=False)
         else:
             current, before = _published(con, lake_root, table, day, include_day=True), None
@@ -292,7 +293,7 @@ def _snapshot(con: duckdb.DuckDBPyConnection, table: str, file: Path) -> Snapsho
     key = REFERENCE_KEYS[table]
     if key not in pq.read_schema(file).names:  # a renamed key column: the schema check's finding
         return None
-    column = '"' + key + '"'  # from REFERENCE_KEYS, never from the data
+    column = quote(key)  # from REFERENCE_KEYS, never from the data
     # The distinct keys stay Arrow (no Python object per key): a scaled planes table is large.
     relation = con.read_parquet(str(file)).project(column + " as k")
     keys = relation.filter("k is not null").distinct().to_arrow_table()

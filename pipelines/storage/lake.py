@@ -189,6 +189,11 @@ def _existing_file(root: Path, layer: str, table: str, day: date, snapshot: int 
     return path
 
 
+def data_schema(path: Path) -> pa.Schema:
+    """The columns of a partition file as its writer gave them (without the run id column)."""
+    return pa.schema([f for f in pq.read_schema(path) if f.name != RUN_ID_COLUMN])
+
+
 def has_partition(root: Path, layer: str, table: str, day: date) -> bool:
     return partition_file(root, layer, table, day) is not None
 

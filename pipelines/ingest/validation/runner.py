@@ -26,7 +26,6 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 from great_expectations.core import ExpectationValidationResult
 
 from pipelines.ingest.validation import engine
@@ -161,11 +160,7 @@ def validate_table(
     source = engine.relation(con, table, data)
     # The stored types, which the written batches are cast back to (DuckDB's round trip may
     # change a time zone or a string type).
-    if isinstance(data, pa.Table):
-        schema = data.schema
-    else:
-        stored = pq.read_schema(data)
-        schema = pa.schema([f for f in stored if f.name != lake.RUN_ID_COLUMN])
+    schema = data.schema if isinstance(data, pa.Table) else lake.data_schema(data)
     quarantine_schema = schema.append(pa.field(QUARANTINE_REASON, pa.string()))
     read = [] if read_log is None else _readability(con, table, read_log)
     if any(r.blocks for r in read):
