@@ -17,14 +17,24 @@ measures how the predictions made for **D** did now that D's outcomes are in.
   scored day, from the registry's `champion_from`/`champion_until` tags: for faithful backfills).
 - **`publish_predictions`**: when `NIGHTSHIFT_PUBLISH_DSN` is set, upserts the day into the
   application's PostgreSQL table in one transaction (otherwise a no-op that says so).
-- **`monitor`**: realized ROC-AUC, Brier, calibration by band and predicted vs actual delay rate
+- **`monitor`**: realized ROC-AUC, Brier, calibration by band and by origin, carrier and hour
   of the predictions for D (`monitoring.model_performance_daily`,
-  `monitoring.calibration_by_band_daily`), PSI drift of D's features against the model's
-  training profile (`monitoring.feature_drift_daily`), and the HTML report
-  `data/reports/monitoring/latest.html` (the path is in the task log).
-- **`raise_alert`**: skipped when every threshold holds; otherwise it succeeds, logs each
-  crossing as a warning and emits the `models.flight_delay_alert` asset event, which schedules
-  `flight_delay_training`.
+  `monitoring.calibration_by_band_daily`, `monitoring.performance_by_slice_daily`), drift of
+  D's features against the champion's training profile, each feature measured as its kind
+  calls for (`monitoring.feature_drift_daily`), and the HTML report
+  `data/reports/monitoring/<D>.html` with an `index.html` of every day. Each crossed
+  threshold is a finding (`monitoring.findings_daily`); findings fold into incidents
+  (`monitoring.alerts`, one row per incident: opened, last seen, resolved, kind, subject,
+  severity, evidence). The report opens with the verdict: OK, DEGRADED or BROKEN.
+- **`notify_incidents`**: one webhook POST (`NIGHTSHIFT_ALERT_WEBHOOK_URL`) and email
+  (`NIGHTSHIFT_ALERT_EMAIL_TO`, SMTP connection `smtp_default`) per incident change: opened,
+  escalated, resolved. Never one per night an incident stays open.
+- **`raise_alert`**: **fails (red, no retry) while an incident is open**, its message naming
+  each one, so the run shows red in the grid; skipped when nothing is open. Scoring and
+  publishing have already succeeded: the predictions are out.
+- **`request_retraining`**: emits the `models.flight_delay_alert` asset event (which schedules
+  `flight_delay_training`) once per new performance or drift incident, at most once a week
+  (`NIGHTSHIFT_MONITOR_RETRAIN_COOLDOWN_DAYS`). A broken feed never retrains: fix the feed.
 - **`refresh_warehouse`**: the analysts' catalog, whatever happened above.
 
 #### When it fails
@@ -40,6 +50,14 @@ measures how the predictions made for **D** did now that D's outcomes are in.
 - **monitor** — needs day D's features; it runs even when scoring failed (`all_done`). After
   re-scoring a day X (clearing an earlier run), also clear `monitor` of the run for X, which
   measured X before it had predictions.
+- **raise_alert** red — not a pipeline fault: an incident is open. Its log line names each
+  incident; open the report (`data/reports/monitoring/index.html`) or
+  `select * from monitoring.alerts where status = 'open'`. A broken feed (severity critical,
+  remedy "fix the feed") needs the feed fixed and the days rerun; a performance or drift
+  incident has requested retraining. The incident resolves by itself after
+  `NIGHTSHIFT_MONITOR_RESOLVE_AFTER_DAYS` quiet days.
+- **notify_incidents** — the webhook could not be reached: it retries. HTTP 4xx: the URL or
+  payload is wrong (`WebhookRejected`, no retry); fix the setting and clear the task.
 
 #### Rerun and backfill
 Every task replaces its own partitions (and the published day, in one transaction). Backfill from
@@ -125,15 +143,33 @@ def flight_delay_scoring() -> None:
 
         return tasks.monitor(context)
 
-    @task(outlets=[MODEL_ALERT])
-    def raise_alert(monitored: dict, **context) -> dict:
+    # Announces each incident change once (opened, escalated, resolved); a webhook that cannot
+    # be reached is retried, one that refuses the payload is not.
+    @task(retries=3, retry_delay=timedelta(minutes=2))
+    def notify_incidents(monitored: dict, **context) -> int:
         from pipelines.tasks import scoring as tasks
 
-        alert = tasks.model_alert(context, monitored)
-        if alert is None:
-            raise AirflowSkipException("no monitoring threshold crossed")
-        context["outlet_events"][MODEL_ALERT].extra = alert
-        return alert
+        return tasks.notify_incidents(context, monitored)
+
+    # Marks the run: red while an incident is open, so the grid shows it without opening a log.
+    @task(retries=0)
+    def raise_alert(monitored: dict) -> None:
+        from pipelines.tasks import scoring as tasks
+
+        message = tasks.open_incidents_message(monitored)
+        if message is None:
+            raise AirflowSkipException("no open incident")
+        raise AirflowFailException(message)
+
+    @task(outlets=[MODEL_ALERT])
+    def request_retraining(monitored: dict, **context) -> dict:
+        from pipelines.tasks import scoring as tasks
+
+        request = tasks.retraining_request(context, monitored)
+        if request is None:
+            raise AirflowSkipException("no new incident asks for retraining")
+        context["outlet_events"][MODEL_ALERT].extra = request
+        return request
 
     @task(trigger_rule="all_done", outlets=[WAREHOUSE])
     def refresh_warehouse(**context) -> dict:
@@ -158,12 +194,13 @@ def flight_delay_scoring() -> None:
     monitored = monitor()
     scored >> monitored
     waited >> monitored  # after the wait for the day's features (a timeout fails monitor too)
-    alerted = raise_alert(monitored)
+    notified = notify_incidents(monitored)
+    raise_alert(monitored)  # a leaf: when it fails, the run is failed
+    retraining = request_retraining(monitored)
     refreshed = refresh_warehouse()
     [published, monitored] >> refreshed
-    [extracted, validated, waited, scored, published, monitored, alerted, refreshed] >> (
-        fail_run_if_a_task_failed()
-    )
+    upstream = [extracted, validated, waited, scored, published, monitored, notified]
+    [*upstream, retraining, refreshed] >> fail_run_if_a_task_failed()
 
 
 flight_delay_scoring()

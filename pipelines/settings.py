@@ -74,12 +74,37 @@ class Settings(BaseSettings):
     )
     publish_schema: str = Field(default="app", pattern=r"^[a-z_][a-z0-9_]*$")
 
-    # Monitoring thresholds: crossing one logs a warning and emits the model-alert asset event.
+    # Monitoring thresholds: crossing one is a finding; findings open or update an incident.
     monitor_min_roc_auc: float = 0.60
     monitor_max_brier: float = 0.20
+    # PSI of a flight-level feature's day against the champion's training rows.
     monitor_max_psi: float = 0.25
+    # A feature's missing share above the worst training day's by more than this: a broken feed.
     monitor_max_missing_increase: float = 0.2
     monitor_min_labelled_flights: int = 200
+    # Day-level features (weather, traffic): the day's mean may lie this share of the training
+    # days' range beyond it (the season moves), and may step from yesterday's by this multiple of
+    # the largest step between training days before it counts as a broken feed.
+    monitor_daily_range_margin: float = Field(default=0.5, ge=0)
+    monitor_max_step_ratio: float = Field(default=1.5, gt=0)
+    # At least this share of a day's flights must have been scored.
+    monitor_min_scored_share: float = Field(default=0.9, ge=0, le=1)
+    # An incident resolves after this many monitored days without its finding; retraining is
+    # requested once per incident, and at most once in this many days.
+    monitor_resolve_after_days: int = Field(default=2, ge=1)
+    monitor_retrain_cooldown_days: int = Field(default=7, ge=0)
+
+    # Where incidents are announced (opened, escalated, resolved): a webhook that takes a JSON
+    # POST (Slack, Teams, PagerDuty, a chat bot), and email through Airflow's SMTP connection.
+    alert_webhook_url: SecretStr | None = Field(
+        default=None, description="https://... that receives one JSON POST per incident change."
+    )
+    alert_email_to: str | None = Field(
+        default=None, description="Comma-separated addresses for incident email (SMTP connection)."
+    )
+    # Links in reports and alerts. The defaults are `make airflow` and `make mlflow`.
+    airflow_ui_url: str = "http://localhost:8080"
+    mlflow_ui_url: str = "http://127.0.0.1:5000"
 
     # Analyst queries (`nightshift query`, `scores`): a statement running longer is interrupted,
     # and a result is cut at this many rows (the CLI says so).
@@ -171,6 +196,11 @@ class Settings(BaseSettings):
             max_psi=self.monitor_max_psi,
             max_missing_increase=self.monitor_max_missing_increase,
             min_labelled_flights=self.monitor_min_labelled_flights,
+            daily_range_margin=self.monitor_daily_range_margin,
+            max_step_ratio=self.monitor_max_step_ratio,
+            min_scored_share=self.monitor_min_scored_share,
+            resolve_after_days=self.monitor_resolve_after_days,
+            retrain_cooldown_days=self.monitor_retrain_cooldown_days,
         )
 
     def query_limits(self) -> QueryLimits:
@@ -198,13 +228,18 @@ class Settings(BaseSettings):
 # The settings above are the one source of these values: the dataclasses have no defaults.
 @dataclass(frozen=True)
 class Thresholds:
-    """Monitoring thresholds: crossing one raises the model alert."""
+    """Monitoring thresholds (crossing one is a finding) and the incident policy."""
 
     min_roc_auc: float
     max_brier: float
     max_psi: float
     max_missing_increase: float
     min_labelled_flights: int
+    daily_range_margin: float = 0.5
+    max_step_ratio: float = 1.5
+    min_scored_share: float = 0.9
+    resolve_after_days: int = 2
+    retrain_cooldown_days: int = 7
 
 
 @dataclass(frozen=True)

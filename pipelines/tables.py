@@ -118,13 +118,30 @@ MODEL_PERFORMANCE_DAILY = LakeTable("monitoring", "model_performance_daily", ("d
 CALIBRATION_BY_BAND_DAILY = LakeTable(
     "monitoring", "calibration_by_band_daily", ("dt", "risk_band")
 )
+PERFORMANCE_BY_SLICE_DAILY = LakeTable(
+    "monitoring", "performance_by_slice_daily", ("dt", "slice", "value")
+)
 FEATURE_DRIFT_DAILY = LakeTable("monitoring", "feature_drift_daily", ("dt", "feature"))
-MONITORING_TABLES = (MODEL_PERFORMANCE_DAILY, CALIBRATION_BY_BAND_DAILY, FEATURE_DRIFT_DAILY)
+# Every crossed threshold of a monitored day (the evidence), and the incidents folded from them:
+# one row per incident, in the partition of the day it opened (recomputed on every run).
+FINDINGS_DAILY = LakeTable("monitoring", "findings_daily", ("dt", "kind", "subject", "item"))
+ALERTS = LakeTable("monitoring", "alerts", ("incident_id",))
+MONITORING_TABLES = (
+    MODEL_PERFORMANCE_DAILY,
+    CALIBRATION_BY_BAND_DAILY,
+    PERFORMANCE_BY_SLICE_DAILY,
+    FEATURE_DRIFT_DAILY,
+    FINDINGS_DAILY,
+    ALERTS,
+)
 
 # Analyst marts: SQL views in the warehouse (``sql/marts``), not partitions.
 ROUTE_RISK_DAILY = LakeTable("marts", "route_risk_daily", ("flight_date", "origin", "dest"))
 MODEL_PERFORMANCE = LakeTable("marts", "model_performance", ("dt",))
-MARTS = (ROUTE_RISK_DAILY, MODEL_PERFORMANCE)
+REALIZED_PERFORMANCE_BY_SLICE = LakeTable(
+    "marts", "realized_performance_by_slice", ("slice", "value", "model_version")
+)
+MARTS = (ROUTE_RISK_DAILY, MODEL_PERFORMANCE, REALIZED_PERFORMANCE_BY_SLICE)
 
 
 def published() -> tuple[LakeTable, ...]:

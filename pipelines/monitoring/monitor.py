@@ -1,24 +1,23 @@
-"""Monitoring: how good were the predictions for a day, and do its inputs still look like training?
+"""Monitoring: how good were the predictions for a day, do its inputs still look like training,
+and which incidents are open?
 
-Once day D's actuals are published (the run for D), two questions get a partition each:
+Once day D's actuals are published (the run for D), one commit writes D's partitions of:
 
-* ``monitoring.model_performance_daily`` (one row) and ``monitoring.calibration_by_band_daily``
-  (one row per risk band): the predictions made for D the evening before, joined with D's
-  outcomes (:mod:`pipelines.monitoring.performance`).
-* ``monitoring.feature_drift_daily`` (one row per feature): the population stability index (PSI)
-  of the features of the trailing ``DRIFT_WINDOW_DAYS`` days ending on D against the reference
-  profile logged with the model's training run (:mod:`pipelines.drift`). A window, not the day
-  alone: many features are day-level context (weekday, yesterday's delay rate at the origin, the
-  weather), constant across a day's flights, so one day is a single point against a distribution
-  and its PSI means nothing.
-
-Thresholds come from settings; crossings become alert messages.
+* ``monitoring.model_performance_daily``, ``calibration_by_band_daily`` and
+  ``performance_by_slice_daily``: the predictions made for D the evening before, joined with D's
+  outcomes (:mod:`pipelines.monitoring.performance`);
+* ``monitoring.feature_drift_daily``: each feature measured the way its kind calls for
+  (:mod:`pipelines.monitoring.watchlist`) against the champion's training profile;
+* ``monitoring.findings_daily``: every crossed threshold of D
+  (:mod:`pipelines.monitoring.findings`);
+* ``monitoring.alerts``: the incidents, folded again from the findings of every monitored day
+  (:mod:`pipelines.monitoring.incidents`), so a breach that lasts is one row that is updated.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,61 +27,26 @@ import pyarrow as pa
 
 import models.flight_delay as fd
 from pipelines import tables
-from pipelines.drift import PROFILE_ARTIFACT, drift_rows
+from pipelines.drift import PROFILE_ARTIFACT
 from pipelines.errors import MissingUpstreamPartition
-from pipelines.monitoring.performance import alerts, realized_performance
+from pipelines.monitoring import incidents as inc
+from pipelines.monitoring.finding import CRITICAL, Finding
+from pipelines.monitoring.findings import feature_checks, performance_findings, volume_findings
+from pipelines.monitoring.performance import performance_by_slice, realized_performance
+from pipelines.monitoring.schemas import SCHEMAS
 from pipelines.settings import Thresholds
 from pipelines.storage import lake, registry
 
 log = logging.getLogger(__name__)
 
-DRIFT_WINDOW_DAYS = 28  # as long as the longest trailing feature window
+OK, DEGRADED, BROKEN = "ok", "degraded", "broken"
+_COMMIT_ATTEMPTS = 3
 
 
 def read_table(lake_root: Path, table: tables.LakeTable, day: date) -> pd.DataFrame | None:
     if not lake.has_partition(lake_root, *table.address, day):
         return None
     return lake.read_partition(lake_root, *table.address, day).to_pandas()
-
-
-SCHEMAS = {
-    tables.MODEL_PERFORMANCE_DAILY: pa.schema(
-        [
-            ("model_name", pa.string()),
-            ("model_version", pa.string()),
-            ("flights_scored", pa.int64()),
-            ("flights_labelled", pa.int64()),
-            ("roc_auc", pa.float64()),
-            ("pr_auc", pa.float64()),
-            ("brier", pa.float64()),
-            ("log_loss", pa.float64()),
-            ("predicted_delay_rate", pa.float64()),
-            ("actual_delay_rate", pa.float64()),
-            ("in_sample", pa.bool_()),
-        ]
-    ),
-    tables.CALIBRATION_BY_BAND_DAILY: pa.schema(
-        [
-            ("model_version", pa.string()),
-            ("risk_band", pa.string()),
-            ("flights_labelled", pa.int64()),
-            ("mean_probability", pa.float64()),
-            ("actual_delay_rate", pa.float64()),
-        ]
-    ),
-    tables.FEATURE_DRIFT_DAILY: pa.schema(
-        [
-            ("model_version", pa.string()),
-            ("feature", pa.string()),
-            ("psi", pa.float64()),
-            ("reference_missing_share", pa.float64()),
-            ("current_missing_share", pa.float64()),
-            ("day_psi", pa.float64()),
-            ("day_missing_share", pa.float64()),
-            ("drifted", pa.bool_()),
-        ]
-    ),
-}
 
 
 def write_rows(
@@ -104,29 +68,53 @@ class MonitorSummary:
     day: str
     performance: dict[str, Any] | None
     drift_top: list[dict[str, Any]]
-    alerts: list[str]
+    alerts: list[str]  # the day's findings, one line each
     model_version: str | None
+    verdict: str = OK
+    reasons: list[str] = field(default_factory=list)
+    open_incidents: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[dict[str, Any]] = field(default_factory=list)  # opened/escalated/resolved today
+
+
+def verdict_of(open_incidents: list[inc.Incident]) -> tuple[str, list[str]]:
+    """OK with nothing open; broken with a critical incident open; degraded otherwise."""
+    if not open_incidents:
+        return OK, []
+    reasons = [f"{i.kind} of {i.subject} since {i.opened_on}: {i.summary}" for i in open_incidents]
+    worst = BROKEN if any(i.severity == CRITICAL for i in open_incidents) else DEGRADED
+    return worst, reasons
 
 
 def _reference_profile(tracking_uri: str, version: str) -> dict[str, Any] | None:
+    """The drift profile logged with ``version``'s training run; None (and a warning) only when
+    the run has none. Any other MLflow error propagates: "no profile" must not hide an outage."""
     import mlflow.artifacts
 
     client = registry.client(tracking_uri)
     run_id = client.get_model_version(fd.MODEL_NAME, version).run_id
-    try:
-        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{PROFILE_ARTIFACT}")
-    except Exception as exc:  # an older version logged without a profile: no drift, say why
-        log.warning("model v%s has no %s (%s): drift not computed", version, PROFILE_ARTIFACT, exc)
+    folder, _ = PROFILE_ARTIFACT.rsplit("/", 1)
+    if PROFILE_ARTIFACT not in {a.path for a in client.list_artifacts(run_id, folder)}:
+        log.warning("model v%s has no %s: drift not computed", version, PROFILE_ARTIFACT)
         return None
+    return mlflow.artifacts.load_dict(f"runs:/{run_id}/{PROFILE_ARTIFACT}")
+
+
+def _findings_rows(found: list[Finding], version: str | None) -> list[dict[str, Any]]:
+    return [{**f.row(), "model_version": version} for f in found]
+
+
+def _as_finding(row: dict[str, Any]) -> Finding:
+    return Finding(**{k: row[k] for k in Finding.__dataclass_fields__})
 
 
 def monitor_day(
     lake_root: Path, tracking_uri: str, day: date, run_id: str, thresholds: Thresholds
 ) -> MonitorSummary:
-    """Realized performance of the predictions for ``day`` and drift of its features.
+    """Realized performance of the predictions for ``day``, drift of its features, and the
+    incidents as they stand after it.
 
-    Needs ``features.flight_features`` of ``day`` (its outcomes). Days that were never scored get
-    empty partitions (monitored, nothing to measure) and a log line saying so.
+    Needs ``features.flight_features`` of ``day`` (its outcomes). A day that was never scored gets
+    empty performance partitions (monitored, nothing to measure) and a log line saying so.
     """
     outcomes = read_table(lake_root, tables.FLIGHT_FEATURES, day)
     if outcomes is None:
@@ -134,43 +122,111 @@ def monitor_day(
             f"features.flight_features has no partition for {day}: monitoring needs the day's "
             "outcomes (flights_daily builds them)"
         )
-    window = [outcomes] + [
-        read_table(lake_root, tables.FLIGHT_FEATURES, day - timedelta(days=back))
-        for back in range(1, DRIFT_WINDOW_DAYS)
-    ]
-    recent = pd.concat([w for w in window if w is not None], ignore_index=True)
+    yesterday = read_table(lake_root, tables.FLIGHT_FEATURES, day - timedelta(days=1))
     predictions = read_table(lake_root, tables.PREDICTIONS, day)
-    performance, bands, version = None, [], None
+    performance, bands, slices, version = None, [], [], None
     if predictions is None or predictions.empty:
         log.warning("no predictions were made for %s: nothing to measure", day)
+        predictions = None
     else:
         measured = realized_performance(predictions, outcomes)
         performance = measured.row
         version = max(performance["model_version"].split(","), key=int)
-        bands = [{"model_version": performance["model_version"], **b} for b in measured.bands]
+        tag = performance["model_version"]
+        bands = [{"model_version": tag, **b} for b in measured.bands]
+        slices = [{"model_version": tag, **s} for s in performance_by_slice(predictions, outcomes)]
     if version is None:
         champion = registry.get_champion(registry.client(tracking_uri), fd.MODEL_NAME)
         version = None if champion is None else str(champion.version)
     profile = None if version is None else _reference_profile(tracking_uri, version)
-    drift = [] if profile is None else drift_rows(profile, recent)
-    today = {} if profile is None else {r["feature"]: r for r in drift_rows(profile, outcomes)}
-    for r in drift:
-        own = today[r["feature"]]
-        # The window smooths day-level context; the day's own numbers catch a feed that broke today.
-        r.update(
-            model_version=version,
-            day_psi=own["psi"],
-            day_missing_share=own["current_missing_share"],
-            drifted=r["psi"] > thresholds.max_psi
-            or own["current_missing_share"] - r["reference_missing_share"]
-            > thresholds.max_missing_increase,
-        )
-    found = alerts(day, performance, drift, thresholds)
-    # The day's three monitoring partitions become visible together, in one commit.
-    with lake.transaction(lake_root, run_id) as tx:
-        stage_rows(tx, tables.MODEL_PERFORMANCE_DAILY, day, [performance] if performance else [])
-        stage_rows(tx, tables.CALIBRATION_BY_BAND_DAILY, day, bands)
-        stage_rows(tx, tables.FEATURE_DRIFT_DAILY, day, drift)
-    for message in found:
-        log.warning("MONITORING ALERT %s", message)
-    return MonitorSummary(day.isoformat(), performance, drift[:5], found, version)
+    drift: list[dict[str, Any]] = []
+    found = performance_findings(day, performance, thresholds)
+    if profile is not None:
+        drift, feature_found = feature_checks(day, profile, outcomes, yesterday, thresholds)
+        drift = [
+            {"model_version": version, "drifted": r["finding"] is not None, **r} for r in drift
+        ]
+        found += feature_found
+    before = read_table(lake_root, tables.PREDICTIONS, day - timedelta(days=1))
+    scored = None if predictions is None else len(predictions)
+    found += volume_findings(
+        day, scored, len(outcomes), before is not None and not before.empty, thresholds
+    )
+    for attempt in range(1, _COMMIT_ATTEMPTS + 1):
+        try:
+            # The day's monitoring partitions and the incidents become visible together.
+            with lake.transaction(lake_root, run_id) as tx:
+                stage_rows(
+                    tx, tables.MODEL_PERFORMANCE_DAILY, day, [performance] if performance else []
+                )
+                stage_rows(tx, tables.CALIBRATION_BY_BAND_DAILY, day, bands)
+                stage_rows(tx, tables.PERFORMANCE_BY_SLICE_DAILY, day, slices)
+                stage_rows(tx, tables.FEATURE_DRIFT_DAILY, day, drift)
+                stage_rows(tx, tables.FINDINGS_DAILY, day, _findings_rows(found, version))
+                every_day = _monitored_days(tx, lake_root, day, found)
+                incidents = _stage_incidents(tx, lake_root, every_day, thresholds)
+            break
+        except lake.CommitConflict:  # another run monitored a day meanwhile: fold again
+            if attempt == _COMMIT_ATTEMPTS:
+                raise
+    upto = [(d, f) for d, f in every_day if d <= day]
+    policy = (thresholds.resolve_after_days, thresholds.retrain_cooldown_days)
+    now_open = inc.open_on(inc.fold(upto, *policy), day)
+    verdict, reasons = verdict_of(now_open)
+    changes = inc.changes_on(upto, day, *policy)
+    for finding in found:
+        log.warning("MONITORING FINDING %s", finding.message)
+    log.info("monitoring %s: %s; %d incidents in total", day, verdict.upper(), len(incidents))
+    return MonitorSummary(
+        day.isoformat(),
+        performance,
+        drift[:5],
+        [f.message for f in found],
+        version,
+        verdict,
+        reasons,
+        [_incident_dict(i) for i in now_open],
+        [{"event": c.event, **_incident_dict(c.incident)} for c in changes],
+    )
+
+
+def _incident_dict(incident: inc.Incident) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, date) else v for k, v in asdict(incident).items()}
+
+
+def _monitored_days(
+    tx: lake.Transaction, lake_root: Path, day: date, found: list[Finding]
+) -> list[tuple[date, list[Finding]]]:
+    """The findings of every monitored day: ``day``'s from memory, the others as committed (read
+    for update, so a concurrent change to any of them makes this commit conflict and retry)."""
+    days = [(day, found)]
+    for other in lake.list_partitions(lake_root, *tables.FINDINGS_DAILY.address):
+        if other == day:
+            continue
+        stored = tx.read_for_update(*tables.FINDINGS_DAILY.address, other)
+        rows = [] if stored is None else stored.to_pylist()
+        days.append((other, [_as_finding(r) for r in rows]))
+    return sorted(days, key=lambda d: d[0])
+
+
+def _stage_incidents(
+    tx: lake.Transaction,
+    lake_root: Path,
+    days: list[tuple[date, list[Finding]]],
+    thresholds: Thresholds,
+) -> list[inc.Incident]:
+    """Rewrite the partitions of ``monitoring.alerts`` (one per opening day) that changed."""
+    incidents = inc.fold(days, thresholds.resolve_after_days, thresholds.retrain_cooldown_days)
+    by_day: dict[date, list[dict[str, Any]]] = {}
+    for incident in incidents:
+        by_day.setdefault(incident.opened_on, []).append(incident.row())
+    stored = set(lake.list_partitions(lake_root, *tables.ALERTS.address))
+    for opened in stored - set(by_day):
+        tx.delete(*tables.ALERTS.address, opened)
+    schema = SCHEMAS[tables.ALERTS]
+    for opened, rows in by_day.items():
+        current = tx.read_for_update(*tables.ALERTS.address, opened) if opened in stored else None
+        fresh = pa.Table.from_pylist(rows, schema=schema)
+        if current is None or current.select(schema.names).to_pylist() != fresh.to_pylist():
+            tx.write(*tables.ALERTS.address, opened, fresh)
+    return incidents

@@ -1,4 +1,4 @@
-"""Realized performance of a day's predictions, and the thresholds that turn numbers into alerts.
+"""Realized performance of a day's predictions: overall, by risk band, and by slice.
 
 Pure functions of frames, so every number has a unit test with a known answer.
 """
@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import numpy as np
@@ -15,7 +14,6 @@ import pandas as pd
 
 import models.flight_delay as fd
 from pipelines.evaluation import EvaluationError, binary_metrics
-from pipelines.settings import Thresholds
 
 log = logging.getLogger(__name__)
 
@@ -79,35 +77,42 @@ def realized_performance(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> P
     return Performance(row, bands)
 
 
-def alerts(
-    day: date,
-    performance: dict[str, Any] | None,
-    drift: list[dict[str, Any]],
-    thresholds: Thresholds,
-) -> list[str]:
-    """A message per crossed threshold (empty: all well)."""
-    found = []
-    if performance and performance["flights_labelled"] >= thresholds.min_labelled_flights:
-        auc, brier = performance["roc_auc"], performance["brier"]
-        if auc is not None and auc < thresholds.min_roc_auc:
-            n, version = performance["flights_labelled"], performance["model_version"]
-            found.append(
-                f"{day}: realized ROC-AUC {auc:.3f} below {thresholds.min_roc_auc} "
-                f"({n} flights, model v{version})"
+# The slices analysts and the report break realized performance down by: (name, column).
+SLICES = (
+    ("origin", "origin"),
+    ("carrier", "carrier"),
+    ("hour", "sched_dep_hour"),
+    ("risk_band", "risk_band"),
+)
+
+
+def performance_by_slice(predictions: pd.DataFrame, outcomes: pd.DataFrame) -> list[dict[str, Any]]:
+    """Realized performance of the day per origin, carrier, scheduled hour and risk band.
+
+    Counts, mean probability against actual delay rate, and the Brier score per slice; ROC-AUC
+    where the slice has both outcomes. Labelled flights only (cancelled and diverted have none).
+    """
+    key = fd.KEY
+    context = outcomes[[*key, fd.LABEL, "sched_dep_hour"]]
+    joined = predictions.merge(context, on=key, how="left")
+    labelled = joined[joined[fd.LABEL].notna()].copy()
+    labelled["y"] = labelled[fd.LABEL].astype("int8")
+    rows = []
+    for name, column in SLICES:
+        for value, part in labelled.groupby(column, sort=True):
+            y, p = part["y"].to_numpy(), part["probability"].astype("float64").to_numpy()
+            auc = None
+            if 0 < y.sum() < len(y):
+                auc = binary_metrics(y, p).roc_auc
+            rows.append(
+                {
+                    "slice": name,
+                    "value": str(int(value) if isinstance(value, float) else value),
+                    "flights_labelled": len(part),
+                    "mean_probability": float(p.mean()),
+                    "actual_delay_rate": float(y.mean()),
+                    "brier": float(np.mean((p - y) ** 2)),
+                    "roc_auc": auc,
+                }
             )
-        if brier is not None and brier > thresholds.max_brier:
-            found.append(f"{day}: realized Brier score {brier:.3f} above {thresholds.max_brier}")
-    for r in drift:
-        if r["psi"] > thresholds.max_psi:
-            found.append(
-                f"{day}: feature {r['feature']} drifted, PSI {r['psi']:.3f} > {thresholds.max_psi}"
-            )
-        missing = r.get("day_missing_share")
-        if missing is not None and missing - r["reference_missing_share"] > (
-            thresholds.max_missing_increase
-        ):
-            found.append(
-                f"{day}: feature {r['feature']} is missing for {missing:.0%} of flights "
-                f"(training: {r['reference_missing_share']:.0%})"
-            )
-    return found
+    return rows

@@ -1,32 +1,66 @@
-"""The monitoring report: one static HTML page per monitored day, charts embedded.
+"""The monitoring report: one static HTML page per monitored day, and an index of the days.
 
-What an on-call engineer opens instead of reading tables: realized ROC-AUC and Brier score over
-time against their thresholds, predicted against actual delay rate, calibration by risk band, and
-the drift (PSI) of every feature on the day. Written to ``<reports>/monitoring/<day>.html`` and
-copied to ``latest.html``, each atomically; the task log prints the path.
+What an on-call engineer opens instead of reading tables. The first line is the verdict (OK,
+DEGRADED or BROKEN) and why; then the open incidents, realized performance over time against its
+thresholds, the drift of the features furthest from training over time, the distributions of the
+drifted ones, calibration by risk band and performance by origin, carrier and hour, with links to
+the Airflow run and the MLflow model version. Written to ``<reports>/monitoring/<day>.html``
+(copied to ``latest.html``) with ``index.html``, each atomically; the task log prints the path.
+
+Written by hand rather than with Evidently: Evidently 0.7 would add a web server, NLTK,
+statsmodels, plotly and a telemetry client to the pinned environment, and its presets compare
+whole datasets by one test per column, which is the single-test-for-every-feature view this
+report exists to replace (see :mod:`pipelines.monitoring.watchlist`).
 """
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import os
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import quote
 
 import pandas as pd
 
 from pipelines import tables
+from pipelines.monitoring import charts
 from pipelines.settings import DuckDBResources, Thresholds
 from pipelines.storage import lake
 from pipelines.storage.sql import load_sql, macro_connection
 
 # Which rows of a monitoring table the report reads: the day alone, or every day up to it.
 _ONE_DAY, _UP_TO_DAY = "monitoring_table_day", "monitoring_table_history"
+_STYLE = (
+    "body{font-family:sans-serif;max-width:64em;margin:1.5em auto;padding:0 1em;color:#222}"
+    ".verdict{font-size:1.4em;font-weight:bold;padding:.4em .6em;border-radius:4px}"
+    ".ok{background:#e3f4e3;color:#064}.degraded{background:#fff1d6;color:#840}"
+    ".broken{background:#fbe0e0;color:#a00}nav a{margin-right:1em}"
+    "table{border-collapse:collapse;margin:.5em 0}td,th{padding:2px 8px;text-align:right}"
+    "th{background:#eee}td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+)
 
 
-def _history(
+@dataclass(frozen=True)
+class ReportLinks:
+    """Where the report links to: the Airflow run that monitored the day, and MLflow."""
+
+    airflow_url: str
+    mlflow_url: str
+    dag_id: str
+    run_id: str
+
+    @property
+    def airflow_run(self) -> str:
+        return f"{self.airflow_url}/dags/{self.dag_id}/runs/{quote(self.run_id, safe='')}"
+
+    def model_version(self, model: str, version: str) -> str:
+        return f"{self.mlflow_url}/#/models/{model}/versions/{quote(version, safe='')}"
+
+
+def _read(
     lake_root: Path,
     sql_root: Path,
     table: tables.LakeTable,
@@ -43,61 +77,85 @@ def _history(
         return con.execute(query, {"files": files, "day": day}).df()
 
 
-def _png(fig) -> str:
-    import matplotlib.pyplot as plt
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", bbox_inches="tight")
-    plt.close(fig)
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
-def _charts(
-    perf: pd.DataFrame, drift: pd.DataFrame, thresholds: Thresholds
-) -> list[tuple[str, str]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    charts = []
-    if not perf.empty:
-        fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
-        ax1.plot(perf["dt"], perf["roc_auc"], marker="o", label="realized ROC-AUC")
-        ax1.axhline(thresholds.min_roc_auc, ls="--", c="red", lw=1, label="alert below")
-        ax1b = ax1.twinx()
-        ax1b.plot(perf["dt"], perf["brier"], marker="s", c="tab:orange", label="Brier score")
-        ax1b.axhline(thresholds.max_brier, ls=":", c="tab:orange", lw=1)
-        ax1.set_ylabel("ROC-AUC")
-        ax1b.set_ylabel("Brier score")
-        ax1.legend(loc="lower left", fontsize="small")
-        ax1.set_title("Realized performance of the predictions, per day")
-        ax2.plot(perf["dt"], perf["predicted_delay_rate"], marker="o", label="predicted")
-        ax2.plot(perf["dt"], perf["actual_delay_rate"], marker="s", label="actual")
-        ax2.set_ylabel("delay rate")
-        ax2.legend(loc="upper left", fontsize="small")
-        ax2.set_title("Predicted against actual delay rate")
-        fig.autofmt_xdate()
-        charts.append(("Performance over time", _png(fig)))
-    if not drift.empty:
-        top = drift.sort_values("psi").tail(20)
-        fig, ax = plt.subplots(figsize=(8, 0.3 * len(top) + 1.5))
-        colors = ["tab:red" if p > thresholds.max_psi else "tab:blue" for p in top["psi"]]
-        ax.barh(top["feature"], top["psi"], color=colors)
-        ax.axvline(
-            thresholds.max_psi, ls="--", c="red", lw=1, label=f"alert above {thresholds.max_psi}"
-        )
-        ax.set_xlabel("population stability index against the model's training data")
-        ax.legend(loc="lower right", fontsize="small")
-        ax.set_title("Feature drift on the day (largest 20)")
-        charts.append(("Feature drift", _png(fig)))
-    return charts
-
-
 def _table(frame: pd.DataFrame, columns: list[str]) -> str:
     if frame.empty:
         return "<p>none</p>"
-    return frame[columns].to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0)
+    shown = frame[[c for c in columns if c in frame.columns]]
+    return shown.to_html(index=False, float_format=lambda v: f"{v:.4f}", border=0, na_rep="")
+
+
+def _img(title: str, encoded: str | None) -> str:
+    if encoded is None:
+        return ""
+    alt = html.escape(title)
+    return f"<h3>{alt}</h3><img alt='{alt}' src='data:image/png;base64,{encoded}'>"
+
+
+def _verdict(monitored: Any) -> str:
+    verdict = getattr(monitored, "verdict", "ok")
+    reasons = getattr(monitored, "reasons", [])
+    why = (
+        "; ".join(html.escape(r) for r in reasons)
+        if reasons
+        else "no incident is open: every threshold holds"
+    )
+    return f"<p class='verdict {verdict}'>{verdict.upper()}: {why}</p>"
+
+
+def _day(value: Any) -> date | None:
+    """A date from whatever DuckDB handed pandas (date, Timestamp, NaT or None)."""
+    if value is None or pd.isna(value):
+        return None
+    return pd.Timestamp(value).date()
+
+
+def _open_on(alerts: pd.DataFrame, day: date) -> list[dict[str, Any]]:
+    """The incidents open at the end of ``day``."""
+    found = []
+    for r in [] if alerts.empty else alerts.to_dict("records"):
+        opened, resolved = _day(r["opened_on"]), _day(r["resolved_on"])
+        if opened is not None and opened <= day and (resolved is None or resolved > day):
+            found.append(r)
+    return found
+
+
+def _incidents(alerts: pd.DataFrame, day: date) -> str:
+    """Incidents open on the day or resolved in the week before it."""
+    if alerts.empty:
+        return "<p>No incident has been opened up to this day.</p>"
+    shown = []
+    for r in alerts.to_dict("records"):
+        resolved = _day(r["resolved_on"])
+        if resolved is not None and resolved < day - timedelta(days=7):
+            continue
+        status = "open" if resolved is None or resolved > day else f"resolved {resolved}"
+        shown.append({**r, "status on the day": status})
+    columns = ["incident_id", "severity", "status on the day", "last_seen_on", "days_seen"]
+    columns += ["remedy", "retrain_requested_on", "summary"]
+    return _table(pd.DataFrame(shown), columns)
+
+
+def _nav(folder: Path, day: date) -> str:
+    before, after = day - timedelta(days=1), day + timedelta(days=1)
+    links = ["<a href='index.html'>all days</a>"]
+    if (folder / f"{before}.html").exists():
+        links.insert(0, f"<a href='{before}.html'>&larr; {before}</a>")
+    if (folder / f"{after}.html").exists():
+        links.append(f"<a href='{after}.html'>{after} &rarr;</a>")
+    return "<nav>" + "".join(links) + "</nav>"
+
+
+def _links(perf_day: pd.DataFrame, links: ReportLinks | None) -> str:
+    if links is None:
+        return ""
+    parts = [
+        f"<a href='{html.escape(links.airflow_run)}'>Airflow run {html.escape(links.run_id)}</a>"
+    ]
+    if not perf_day.empty:
+        for version in str(perf_day["model_version"].iloc[0]).split(","):
+            url = links.model_version("flight_delay", version)
+            parts.append(f"<a href='{html.escape(url)}'>MLflow model flight_delay v{version}</a>")
+    return "<p>" + " · ".join(parts) + "</p>"
 
 
 def write_report(
@@ -105,33 +163,82 @@ def write_report(
     sql_root: Path,
     reports_root: Path,
     day: date,
-    alerts: list[str],
+    monitored: Any,
     thresholds: Thresholds,
+    links: ReportLinks | None = None,
     *,
     resources: DuckDBResources | None = None,
 ) -> Path:
-    """Render the report of ``day``; return its path (``latest.html`` is a copy). Its queries
-    run on DuckDB held to ``resources`` (None: DuckDB's defaults)."""
+    """Render the page of ``day`` (``monitored``: its ``MonitorSummary``, for the verdict) and the
+    index; return the page's path. Queries run on DuckDB held to ``resources``."""
 
-    def history_of(table: tables.LakeTable, one_day: bool) -> pd.DataFrame:
-        return _history(lake_root, sql_root, table, day, one_day, resources)
+    def read(table: tables.LakeTable, one_day: bool) -> pd.DataFrame:
+        return _read(lake_root, sql_root, table, day, one_day, resources)
 
-    perf = history_of(tables.MODEL_PERFORMANCE_DAILY, one_day=False)
-    calibration = history_of(tables.CALIBRATION_BY_BAND_DAILY, one_day=True)
-    drift = history_of(tables.FEATURE_DRIFT_DAILY, one_day=True)
-    charts = _charts(perf, drift, thresholds)
-    status = (
-        "<p class='alert'>" + "<br>".join(html.escape(a) for a in alerts) + "</p>"
-        if alerts
-        else "<p class='ok'>No threshold crossed.</p>"
+    perf = read(tables.MODEL_PERFORMANCE_DAILY, one_day=False)
+    drift_history = read(tables.FEATURE_DRIFT_DAILY, one_day=False)
+    drift = (
+        drift_history[drift_history["dt"] == pd.Timestamp(day)]
+        if not drift_history.empty
+        else drift_history
     )
+    slices = read(tables.PERFORMANCE_BY_SLICE_DAILY, one_day=True)
+    alerts = read(tables.ALERTS, one_day=False)
+    perf_day = perf[perf["dt"] == pd.Timestamp(day)] if not perf.empty else perf
+    folder = Path(reports_root) / "monitoring"
+    folder.mkdir(parents=True, exist_ok=True)
+    top = charts.top_features(drift)
+    drifted = drift[drift["drifted"]] if not drift.empty else drift
     body = [
+        _nav(folder, day),
         f"<h1>flight_delay monitoring, {day}</h1>",
-        status,
-        *(f"<h2>{html.escape(t)}</h2><img src='data:image/png;base64,{b}'>" for t, b in charts),
-        "<h2>Calibration by risk band on the day</h2>",
+        _verdict(monitored),
+        _links(perf_day, links),
+        "<h2>Incidents</h2>",
+        _incidents(alerts, day),
+        "<h2>Performance over time</h2>",
+        _img(
+            "Realized ROC-AUC and Brier score, predicted and actual delay rate",
+            charts.performance_chart(perf, thresholds),
+        ),
+        "<h2>Feature drift</h2>",
+        _img(
+            f"The {len(top)} features furthest from training, over time",
+            charts.drift_over_time_chart(drift_history, top, thresholds),
+        ),
+        *(
+            _img(f"Drifted: {r['feature']}", charts.distribution_chart(r))
+            for _, r in drifted.iterrows()
+        ),
         _table(
-            calibration, ["risk_band", "flights_labelled", "mean_probability", "actual_delay_rate"]
+            drift,
+            [
+                "feature",
+                "feed",
+                "measure",
+                "psi",
+                "day_mean",
+                "reference_low",
+                "reference_high",
+                "missing_share",
+                "finding",
+            ],
+        ),
+        "<h2>Calibration and slices on the day</h2>",
+        *(
+            f"<h3>By {name.replace('_', ' ')}</h3>"
+            + _table(
+                slices[slices["slice"] == name] if not slices.empty else slices,
+                [
+                    "value",
+                    "flights_labelled",
+                    "mean_probability",
+                    "actual_delay_rate",
+                    "brier",
+                    "roc_auc",
+                ],
+            )
+            for name in ("risk_band", "origin", "carrier", "hour")
         ),
         "<h2>Realized performance, every monitored day</h2>",
         _table(
@@ -148,23 +255,53 @@ def write_report(
         ),
         "<p>Thresholds: ROC-AUC below "
         f"{thresholds.min_roc_auc}, Brier above {thresholds.max_brier}, PSI above "
-        f"{thresholds.max_psi} (with at least {thresholds.min_labelled_flights} labelled flights)."
-        " Tables: monitoring.model_performance_daily, monitoring.calibration_by_band_daily, "
-        "monitoring.feature_drift_daily.</p>",
+        f"{thresholds.max_psi} (with at least {thresholds.min_labelled_flights} labelled flights); "
+        f"an incident resolves after {thresholds.resolve_after_days} quiet days. Tables: "
+        "monitoring.alerts, monitoring.findings_daily, monitoring.model_performance_daily, "
+        "monitoring.performance_by_slice_daily, monitoring.feature_drift_daily.</p>",
     ]
-    page = (
-        "<!doctype html><html><head><meta charset='utf-8'>"
-        f"<title>flight_delay monitoring {day}</title><style>"
-        "body{font-family:sans-serif;max-width:60em;margin:2em auto}"
-        ".alert{color:#a00;font-weight:bold}.ok{color:#070}"
-        "table{border-collapse:collapse}td,th{padding:2px 8px;text-align:right}"
-        "</style></head><body>" + "\n".join(body) + "</body></html>"
-    )
-    folder = Path(reports_root) / "monitoring"
-    folder.mkdir(parents=True, exist_ok=True)
+    page = _page(f"flight_delay monitoring {day}", body)
     path = folder / f"{day.isoformat()}.html"
-    for target in (path, folder / "latest.html"):
-        tmp = target.with_suffix(".html.tmp")
-        tmp.write_text(page, encoding="utf-8")
-        os.replace(tmp, target)
+    _write(path, page)
+    _write(folder / "latest.html", page)
+    _write(folder / "index.html", _index(folder, perf, alerts))
     return path
+
+
+def _index(folder: Path, perf: pd.DataFrame, alerts: pd.DataFrame) -> str:
+    days = sorted(p.stem for p in folder.glob("????-??-??.html"))
+    rows = []
+    for name in reversed(days):
+        day = date.fromisoformat(name)
+        open_ = _open_on(alerts, day)
+        critical = any(r["severity"] == "critical" for r in open_)
+        verdict = "ok" if not open_ else "broken" if critical else "degraded"
+        p = perf[perf["dt"] == pd.Timestamp(day)] if not perf.empty else perf
+        auc = "" if p.empty or pd.isna(p["roc_auc"].iloc[0]) else f"{p['roc_auc'].iloc[0]:.3f}"
+        brier = "" if p.empty or pd.isna(p["brier"].iloc[0]) else f"{p['brier'].iloc[0]:.4f}"
+        subjects = ", ".join(sorted(f"{r['kind']} of {r['subject']}" for r in open_))
+        rows.append(
+            f"<tr><td><a href='{name}.html'>{name}</a></td>"
+            f"<td class='{verdict}'>{verdict.upper()}</td>"
+            f"<td>{auc}</td><td>{brier}</td><td>{html.escape(subjects)}</td></tr>"
+        )
+    table = (
+        "<table><tr><th>day</th><th>verdict</th><th>ROC-AUC</th><th>Brier</th>"
+        "<th>open incidents</th></tr>" + "".join(rows) + "</table>"
+    )
+    return _page("flight_delay monitoring: every day", ["<h1>flight_delay monitoring</h1>", table])
+
+
+def _page(title: str, body: list[str]) -> str:
+    return (
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+        + "\n".join(b for b in body if b)
+        + "</body></html>"
+    )
+
+
+def _write(target: Path, text: str) -> None:
+    tmp = target.with_suffix(".html.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, target)

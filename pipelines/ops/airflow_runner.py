@@ -28,6 +28,9 @@ from pipelines.ops import stopping
 
 log = logging.getLogger(__name__)
 
+# The task that fails a scoring run while a monitoring incident is open (flight_delay_scoring).
+ALERTING_TASK = "raise_alert"
+
 
 @dataclass(frozen=True)
 class DayRun:
@@ -39,6 +42,11 @@ class DayRun:
     reasons: dict[str, str] = field(default_factory=dict)
     # The tracebacks of those tasks (dag.test() writes no task log files of its own).
     log_file: Path | None = None
+
+    @property
+    def alerted(self) -> bool:
+        """Failed only because monitoring marked it: the data path itself succeeded."""
+        return self.state == "failed" and self.failed_tasks == [ALERTING_TASK]
 
 
 class RunRequestError(ValueError):

@@ -1,6 +1,7 @@
 """``nightshift run-dag``: arguments checked before Airflow starts, one line per run, a clean stop.
 
-Exit codes: 0 every run succeeded, 1 some run failed, 2 a bad argument (before any run),
+Exit codes: 0 every run succeeded (a run marked only by an open monitoring incident counts as
+succeeded, and is printed as "alerted"), 1 some run failed, 2 a bad argument (before any run),
 128 + signal when stopped (143 SIGTERM, 130 SIGINT).
 """
 
@@ -44,6 +45,11 @@ def _runs(dag, interval: Interval, conf: dict[str, Any] | None, coarse: bool) ->
 
 def report_run(dag_id: str, run) -> None:
     """One line per run; for a failed one, each failed task's reason and where its traceback is."""
+    if run.alerted:
+        print(f"{dag_id} {run.day}: alerted (open monitoring incidents)")
+        print(f"  {run.reasons.get(run.failed_tasks[0], '')}".rstrip())
+        sys.stdout.flush()
+        return
     print(f"{dag_id} {run.day}: {run.state} {' '.join(run.failed_tasks)}".rstrip())
     for task_id, reason in run.reasons.items():
         print(f"  {task_id} failed: {reason}")
@@ -66,7 +72,7 @@ def run_dag(dag_id: str, start: str, end: str, conf_text: str | None, coarse: bo
         dag = _prepared_dag(dag_id, interval, conf, coarse)
         for run in _runs(dag, interval, conf, coarse):
             done += 1
-            failed += run.state != "success"
+            failed += run.state != "success" and not run.alerted
             report_run(dag_id, run)
     if outcome.stopped:
         print(f"stopped by {outcome.stopped.name} after {done} of {total} runs", file=sys.stderr)

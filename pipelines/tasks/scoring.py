@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from pipelines import tables
@@ -16,7 +16,7 @@ from pipelines.ingest import extract as ingest_extract
 from pipelines.ingest import validate
 from pipelines.ingest.sources import source_from_settings
 from pipelines.monitoring.monitor import monitor_day
-from pipelines.monitoring.report import write_report
+from pipelines.monitoring.report import ReportLinks, write_report
 from pipelines.serving import scoring
 from pipelines.settings import get_settings
 from pipelines.storage import lake
@@ -108,7 +108,9 @@ def publish_predictions(context: Mapping[str, Any]) -> dict[str, Any]:
 
 @fails_fast
 def monitor(context: Mapping[str, Any]) -> dict[str, Any]:
-    """Realized performance and drift of each day of the interval, then the HTML report."""
+    """Realized performance, drift and incidents of each day of the interval, then its report
+    pages. Returns what the alerting tasks act on: the verdict and open incidents of the last
+    day, the incident changes and retraining requests of every day."""
     run = RunContext.from_airflow(context)
     settings = get_settings()
     thresholds = settings.thresholds()
@@ -116,36 +118,111 @@ def monitor(context: Mapping[str, Any]) -> dict[str, Any]:
         monitor_day(settings.lake_root, settings.mlflow_tracking_uri, day, run.run_id, thresholds)
         for day in run.interval.days()
     ]
-    alerts = [a for d in days for a in d.alerts]
-    last = run.interval.end - timedelta(days=1)
-    report = write_report(
-        settings.lake_root,
-        settings.sql_root,
-        settings.reports_root,
-        last,
-        alerts,
-        thresholds,
-        resources=settings.duckdb_resources(),
+    links = ReportLinks(
+        settings.airflow_ui_url,
+        settings.mlflow_ui_url,
+        context["dag"].dag_id if context.get("dag") else "flight_delay_scoring",
+        run.run_id,
     )
-    log.info("monitoring report: %s (also %s)", report, report.with_name("latest.html"))
+    pages = [
+        write_report(
+            settings.lake_root,
+            settings.sql_root,
+            settings.reports_root,
+            date.fromisoformat(d.day),
+            d,
+            thresholds,
+            links,
+            resources=settings.duckdb_resources(),
+        )
+        for d in days
+    ]
+    last = days[-1]
+    log.info("monitoring report: %s (index: %s)", pages[-1], pages[-1].with_name("index.html"))
+    log.info("verdict %s: %s", last.verdict.upper(), "; ".join(last.reasons) or "nothing open")
     return {
         "interval": str(run.interval),
-        "alerts": alerts,
-        "report": str(report),
-        "days": [asdict(d) for d in days],
+        "verdict": last.verdict,
+        "reasons": last.reasons,
+        "open_incidents": last.open_incidents,
+        "changes": [c for d in days for c in d.changes],
+        "findings": [a for d in days for a in d.alerts],
+        "report": str(pages[-1]),
+        "links": {"airflow": links.airflow_run, "report": str(pages[-1])},
     }
 
 
+def notify_incidents(context: Mapping[str, Any], monitored: Mapping[str, Any]) -> int:
+    """Send one notification per incident change of the run (opened, escalated, resolved) to
+    the configured webhook and email; the number sent (0: nothing changed or nothing set)."""
+    from pipelines.tasks.notifiers import incident_notifiers
+
+    settings = get_settings()
+    url = None if settings.alert_webhook_url is None else settings.alert_webhook_url
+    webhook = None if url is None else url.get_secret_value()
+    if webhook is None and not settings.alert_email_to:
+        if monitored.get("changes"):
+            log.info("no NIGHTSHIFT_ALERT_WEBHOOK_URL or NIGHTSHIFT_ALERT_EMAIL_TO: not sent")
+        return 0
+    sent = 0
+    for change in monitored.get("changes", []):
+        incident = {k: v for k, v in change.items() if k not in ("event", "evidence")}
+        payload = {
+            "source": "nightshift",
+            "event": change["event"],
+            "incident": incident,
+            "verdict": monitored.get("verdict"),
+            "links": monitored.get("links", {}),
+        }
+        for notifier in incident_notifiers(webhook, settings.alert_email_to, payload):
+            # notify, not notifier(context): calling it would log a failure and swallow it.
+            notifier.notify(context)  # type: ignore[arg-type]
+            sent += 1
+        log.info("notified: %s %s", change["event"], change["incident_id"])
+    return sent
+
+
+def open_incidents_message(monitored: Mapping[str, Any]) -> str | None:
+    """The one line that marks the run when incidents are open at its end (None: all clear)."""
+    incidents = monitored.get("open_incidents") or []
+    if not incidents:
+        return None
+    listed = "; ".join(
+        f"{i['severity']} {i['kind']} of {i['subject']} since {i['opened_on']}" for i in incidents
+    )
+    return (
+        f"{monitored['verdict'].upper()}: {len(incidents)} open incident(s): {listed}. "
+        f"Report: {monitored.get('report')}; table monitoring.alerts"
+    )
+
+
 @fails_fast
-def model_alert(context: Mapping[str, Any], monitored: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The extra of the model-alert asset event, or None when no threshold was crossed.
+def retraining_request(
+    context: Mapping[str, Any], monitored: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The extra of the model-alert asset event, or None when no incident of the run requested
+    retraining (one request per incident, with a cool-down; a broken feed never requests one).
 
     ``as_of`` is the day after the monitored interval: a training run triggered by the alert
     trains on data up to and including the day that raised it.
     """
-    if not monitored.get("alerts"):
-        return None
     run = RunContext.from_airflow(context)
-    for message in monitored["alerts"]:
-        log.warning("MODEL ALERT: %s", message)
-    return {"as_of": str(run.interval.end), "alerts": list(monitored["alerts"])}
+    requested = [
+        c
+        for c in monitored.get("changes", [])
+        if c["event"] == "opened" and c.get("retrain_requested_on")
+    ]
+    if not requested:
+        return None
+    for change in requested:
+        log.warning(
+            "retraining requested by incident %s: %s", change["incident_id"], change["summary"]
+        )
+    return {
+        "as_of": str(run.interval.end),
+        "incidents": [
+            {k: c[k] for k in ("incident_id", "kind", "subject", "severity", "summary")}
+            for c in requested
+        ],
+        "alerts": [c["summary"] for c in requested],
+    }

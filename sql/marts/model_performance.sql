@@ -11,8 +11,8 @@ performance as (
 drift as (
     select
         dt,
-        max(psi) as max_feature_psi,
-        arg_max(feature, psi) as most_drifted_feature,
+        max(psi) filter (where measure = 'rows') as max_feature_psi,
+        arg_max(feature, psi) filter (where measure = 'rows') as most_drifted_feature,
         count(*) filter (where drifted) as drifted_features
     from monitoring.feature_drift_daily
     group by dt

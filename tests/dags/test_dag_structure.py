@@ -160,8 +160,18 @@ def test_scoring_task_graph(dags: dict) -> None:
         "wait_for_features": {"score_next_day", "monitor", watcher},
         "score_next_day": {"publish_predictions", "monitor", watcher},
         "publish_predictions": {"refresh_warehouse", watcher},
-        "monitor": {"raise_alert", "refresh_warehouse", watcher},
-        "raise_alert": {watcher},
+        "monitor": {
+            "notify_incidents",
+            "raise_alert",
+            "request_retraining",
+            "refresh_warehouse",
+            watcher,
+        },
+        "notify_incidents": {watcher},
+        # A leaf of its own: red while an incident is open, which marks the run, and never
+        # retried (an open incident is not a fault that a retry fixes).
+        "raise_alert": set(),
+        "request_retraining": {watcher},
         "refresh_warehouse": {watcher},
         watcher: set(),
     }
@@ -170,6 +180,7 @@ def test_scoring_task_graph(dags: dict) -> None:
     assert dag.get_task("monitor").trigger_rule == "all_done"
     assert dag.get_task("refresh_warehouse").trigger_rule == "all_done"
     assert dag.get_task("wait_for_features").mode == "reschedule"
+    assert dag.get_task("raise_alert").retries == 0
 
 
 def test_scoring_params(dags: dict) -> None:
@@ -183,7 +194,7 @@ def test_scoring_params(dags: dict) -> None:
 
 
 def test_the_alert_asset_links_scoring_to_training(dags: dict) -> None:
-    emitted = {a.name for a in dags["flight_delay_scoring"].get_task("raise_alert").outlets}
+    emitted = {a.name for a in dags["flight_delay_scoring"].get_task("request_retraining").outlets}
     assert emitted == {"models.flight_delay_alert"}
     predictions = {a.name for a in dags["flight_delay_scoring"].get_task("score_next_day").outlets}
     assert predictions == {"scores.flight_delay_predictions"}

@@ -249,9 +249,17 @@ def test_monitoring_measures_the_scored_day_once_its_outcomes_arrive(
     drift = lake.read_partition(lake_root, *tables.FEATURE_DRIFT_DAILY.address, SCORED).to_pylist()
     assert {d["feature"] for d in drift} == set(fd.FEATURES)
     assert all(d["model_version"] == "1" for d in drift)
-    # Real January flights against a synthetic training profile: drift is flagged.
+    # Real flights against a synthetic training profile: drift is flagged, and incidents open.
     assert any(d["drifted"] for d in drift)
-    assert any("drifted" in a for a in summary.alerts)
+    assert summary.alerts and summary.verdict in ("degraded", "broken")
+    incidents = lake.read_partition(lake_root, *tables.ALERTS.address, SCORED).to_pylist()
+    assert {i["incident_id"] for i in incidents} == {
+        i["incident_id"] for i in summary.open_incidents
+    }
+    findings = lake.read_partition(lake_root, *tables.FINDINGS_DAILY.address, SCORED)
+    assert findings.num_rows == len(summary.alerts)
+    slices = lake.read_partition(lake_root, *tables.PERFORMANCE_BY_SLICE_DAILY.address, SCORED)
+    assert {"origin", "carrier", "hour", "risk_band"} == set(slices.column("slice").to_pylist())
     # A day that was never scored is monitored as empty, and says so.
     empty = monitor_day(lake_root, champion, date(2013, 1, 3), "mon", limits)
     assert empty.performance is None
@@ -262,10 +270,10 @@ def test_monitoring_measures_the_scored_day_once_its_outcomes_arrive(
         == 0
     )
 
-    report = write_report(lake_root, SQL_ROOT, tmp_path / "reports", SCORED, summary.alerts, limits)
+    report = write_report(lake_root, SQL_ROOT, tmp_path / "reports", SCORED, summary, limits)
     page = report.read_text()
-    assert page.count("<img src='data:image/png;base64,") == 2
-    assert "drifted" in page and (report.parent / "latest.html").read_text() == page
+    assert f"{summary.verdict.upper()}: " in page and "Drifted: " in page
+    assert (report.parent / "latest.html").read_text() == page
 
 
 def test_the_data_dictionary_matches_the_tables_and_the_rendered_page(

@@ -88,7 +88,8 @@ def test_a_nightly_run_scores_publishes_and_monitors(env, tmp_path) -> None:
     alerts_before = len(_alert_events())
     [run] = run_days(DAG_ID, RUN_DAY)
     states = _states(run.run_id)
-    assert run.state == "success", states
+    # Real February against a synthetic training profile: incidents open, so the run is marked.
+    assert run.state == "failed" and run.alerted, states
     assert {t: s for t, (s, _) in states.items()} == {
         "extract_next_day": "success",
         "validate_next_day": "success",
@@ -96,10 +97,14 @@ def test_a_nightly_run_scores_publishes_and_monitors(env, tmp_path) -> None:
         "score_next_day": "success",
         "publish_predictions": "success",
         "monitor": "success",
-        "raise_alert": "success",  # real February against a synthetic training profile: drift
+        "notify_incidents": "success",
+        "raise_alert": "failed",
+        "request_retraining": "success",
         "refresh_warehouse": "success",
-        "fail_run_if_a_task_failed": "skipped",
+        "fail_run_if_a_task_failed": "skipped",  # no pipeline task failed
     }
+    assert states["raise_alert"][1] == 1  # an open incident is not retried
+    assert "open incident(s)" in run.reasons["raise_alert"]
     predictions = lake.read_partition(env.lake_root, *tables.PREDICTIONS.address, SCORED)
     assert predictions.num_rows > 0
     assert set(predictions.column(lake.RUN_ID_COLUMN).to_pylist()) == {run.run_id}
@@ -113,7 +118,7 @@ def test_a_nightly_run_scores_publishes_and_monitors(env, tmp_path) -> None:
     assert published == (predictions.num_rows, 1, run.run_id)
     events = _alert_events()[alerts_before:]
     assert len(events) == 1 and events[0]["as_of"] == str(SCORED)
-    assert any("drifted" in a for a in events[0]["alerts"])
+    assert events[0]["incidents"] and all("/" in i["incident_id"] for i in events[0]["incidents"])
     report = env.reports_root / "monitoring" / "latest.html"
     assert report.exists() and "flight_delay monitoring, 2013-02-27" in report.read_text()
     with duckdb.connect(str(env.warehouse_path), read_only=True) as con:
@@ -123,6 +128,38 @@ def test_a_nightly_run_scores_publishes_and_monitors(env, tmp_path) -> None:
         assert top == [(SCORED, len({(r["origin"], r["dest"]) for r in predictions.to_pylist()}))]
         drifted = con.execute("select count(*) from monitoring.feature_drift_daily").fetchone()[0]
         assert drifted == len(fd.FEATURES)
+        incidents = con.execute(
+            "select count(*), count(*) filter (where status = 'open') from monitoring.alerts"
+        ).fetchone()
+        assert incidents[0] >= 1 and incidents[0] == incidents[1]
+
+
+def test_a_clean_run_looks_different_from_one_with_an_open_incident(
+    env, tmp_path, monkeypatch
+) -> None:
+    promote_synthetic_champion(tmp_path, env.mlflow_tracking_uri)
+    # The same run with thresholds nothing crosses: nothing opens, nothing is marked.
+    for name, value in {
+        "MIN_ROC_AUC": "0",
+        "MAX_BRIER": "1",
+        "MAX_PSI": "1000",
+        "MAX_MISSING_INCREASE": "1",
+        "DAILY_RANGE_MARGIN": "1e12",
+        "MAX_STEP_RATIO": "1e12",
+        "MIN_SCORED_SHARE": "0",
+    }.items():
+        monkeypatch.setenv(f"NIGHTSHIFT_MONITOR_{name}", value)
+    get_settings.cache_clear()
+    alerts_before = len(_alert_events())
+    [run] = run_days(DAG_ID, RUN_DAY)
+    states = _states(run.run_id)
+    assert run.state == "success" and not run.alerted, states
+    assert states["raise_alert"][0] == "skipped"
+    assert states["request_retraining"][0] == "skipped"
+    assert len(_alert_events()) == alerts_before
+    assert (
+        "OK: no incident is open" in (env.reports_root / "monitoring" / "latest.html").read_text()
+    )
 
 
 def test_without_a_champion_scoring_fails_at_once_and_monitoring_still_runs(env) -> None:

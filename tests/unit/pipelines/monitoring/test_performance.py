@@ -1,16 +1,14 @@
-"""Realized performance and alerts, with known answers."""
+"""Realized performance, overall and by slice, with known answers."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import date
 
 import pandas as pd
 import pytest
 
 import models.flight_delay as fd
-from pipelines.monitoring.performance import alerts, realized_performance
-from pipelines.settings import Settings
+from pipelines.monitoring.performance import performance_by_slice, realized_performance
 
 DAY = date(2013, 3, 5)
 
@@ -70,35 +68,19 @@ def test_a_day_scored_by_a_model_trained_on_it_is_flagged_in_sample() -> None:
     assert realized_performance(predictions, outcomes).row["in_sample"] is True
 
 
-def test_a_feature_that_goes_missing_today_alerts_at_once() -> None:
-    limits = replace(Settings().thresholds(), max_missing_increase=0.2)
-    broken = {
-        "feature": "plane_seats",
-        "psi": 0.05,  # the 28-day window has barely moved
-        "reference_missing_share": 0.02,
-        "day_missing_share": 0.95,
-    }
-    [message] = alerts(DAY, None, [broken], limits)
-    assert "plane_seats is missing for 95% of flights (training: 2%)" in message
-    assert alerts(DAY, None, [{**broken, "day_missing_share": 0.1}], limits) == []
-
-
-def test_alerts_name_each_crossed_threshold() -> None:
-    limits = replace(
-        Settings().thresholds(),
-        min_roc_auc=0.6,
-        max_brier=0.2,
-        max_psi=0.25,
-        min_labelled_flights=100,
-    )
-    healthy = {"flights_labelled": 800, "roc_auc": 0.68, "brier": 0.15, "model_version": "3"}
-    assert alerts(DAY, healthy, [{"feature": "x", "psi": 0.1}], limits) == []
-    bad = {**healthy, "roc_auc": 0.55, "brier": 0.22}
-    found = alerts(DAY, bad, [{"feature": "wx_precip_in", "psi": 0.9}], limits)
-    assert len(found) == 3
-    assert "realized ROC-AUC 0.550 below 0.6" in found[0]
-    assert "Brier score 0.220 above 0.2" in found[1]
-    assert "wx_precip_in drifted, PSI 0.900" in found[2]
-    # Too few labelled flights (a storm cancelled most): no performance alert, drift still counts.
-    few = {**bad, "flights_labelled": 50}
-    assert alerts(DAY, few, [], limits) == []
+def test_performance_by_slice_known_answer() -> None:
+    predictions = _predictions([0.2, 0.7, 0.1, 0.9])
+    predictions["origin"] = ["JFK", "JFK", "EWR", "EWR"]
+    outcomes = predictions[fd.KEY].copy()
+    outcomes[fd.LABEL] = [False, True, True, None]  # the last flight was cancelled
+    outcomes["sched_dep_hour"] = [6, 6, 18, 18]
+    rows = {(r["slice"], r["value"]): r for r in performance_by_slice(predictions, outcomes)}
+    jfk = rows[("origin", "JFK")]
+    assert jfk["flights_labelled"] == 2 and jfk["roc_auc"] == 1.0
+    assert jfk["brier"] == pytest.approx((0.04 + 0.09) / 2)
+    ewr = rows[("origin", "EWR")]
+    assert ewr["flights_labelled"] == 1 and ewr["roc_auc"] is None  # one outcome only
+    assert ewr["actual_delay_rate"] == 1.0 and ewr["brier"] == pytest.approx(0.81)
+    assert rows[("hour", "6")]["flights_labelled"] == 2
+    assert {v for s, v in rows if s == "risk_band"} == {"low", "medium", "high"}
+    assert rows[("carrier", "AA")]["flights_labelled"] == 3
