@@ -64,34 +64,49 @@ def performance_figure(perf: pd.DataFrame, thresholds: Thresholds):
     )
     ax1.set_ylabel("ROC-AUC (higher is better)")
     ax1b.set_ylabel("Brier score (lower is better)")
-    ax1.legend(lines, [x.get_label() for x in lines], loc="lower left", fontsize="small", ncol=2)
+    # Outside the axes, so no legend hides a point.
+    ax1.legend(
+        lines,
+        [x.get_label() for x in lines],
+        loc="upper left",
+        bbox_to_anchor=(1.13, 1),
+        fontsize="small",
+    )
     ax1.set_title("Realized performance of the predictions, per day")
     ax2.plot(perf["dt"], perf["predicted_delay_rate"], marker="o", label="predicted delay rate")
     ax2.plot(perf["dt"], perf["actual_delay_rate"], marker="s", label="actual delay rate")
     ax2.set_ylabel("share of flights delayed >15 min")
-    ax2.legend(loc="upper left", fontsize="small")
+    ax2.legend(loc="upper left", bbox_to_anchor=(1.13, 1), fontsize="small")
     ax2.set_title("Predicted against actual delay rate")
     fig.autofmt_xdate()
     return fig
 
 
-def _statistic(row: pd.Series) -> float:
-    """How far a feature is from training, comparable across measures (1.0: at the threshold)."""
+def distance(row: pd.Series, max_psi: float) -> float:
+    """How far a feature is from training, comparable across measures: 1.0 at its threshold
+    (the PSI limit, or the edge of training's widened daily range), 0 when not measured."""
     if row["measure"] == "daily" and pd.notna(row["day_mean"]) and pd.notna(row["reference_high"]):
         low, high = row["reference_low"], row["reference_high"]
-        width = max(high - low, 1e-9)
-        return max(low - row["day_mean"], row["day_mean"] - high, 0) / width + 0.5
-    return float(row["psi"]) / 0.25 if row["measure"] == "rows" else 0.0
+        half = max((high - low) / 2, 1e-9)
+        return abs(row["day_mean"] - (low + high) / 2) / half
+    return float(row["psi"]) / max_psi if row["measure"] == "rows" else 0.0
 
 
-def top_features(drift_day: pd.DataFrame) -> list[str]:
+def ranked(drift_day: pd.DataFrame, max_psi: float) -> pd.DataFrame:
+    """The day's drift rows: drifted first, then the measured ones furthest from training."""
+    if drift_day.empty:
+        return drift_day
+    out = drift_day.assign(distance=drift_day.apply(distance, axis=1, max_psi=max_psi))
+    return out.sort_values(["drifted", "distance"], ascending=False)
+
+
+def top_features(drift_day: pd.DataFrame, max_psi: float = 0.25) -> list[str]:
     """The drifted features, then the measured ones furthest from training, ``TOP_FEATURES``."""
     if drift_day.empty:
         return []
-    measured = drift_day[drift_day["measure"] != "not_measured"].copy()
-    measured["distance"] = measured.apply(_statistic, axis=1)
-    ordered = measured.sort_values(["drifted", "distance"], ascending=False)["feature"].tolist()
-    return ordered[:TOP_FEATURES]
+    measured = ranked(drift_day, max_psi)
+    measured = measured[measured["measure"] != "not_measured"]
+    return measured["feature"].tolist()[:TOP_FEATURES]
 
 
 def drift_over_time_chart(
@@ -131,17 +146,36 @@ def drift_over_time_chart(
             y = hit["day_mean"] if rows["measure"].iloc[-1] == "daily" else hit["psi"]
             ax.scatter(hit["dt"], y, c="red", zorder=3, label="finding")
         ax.set_title(feature, fontsize="medium", loc="left")
-        ax.legend(loc="upper left", fontsize="x-small")
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize="x-small")
     fig.autofmt_xdate()
     return png(fig)
 
 
 def distribution_chart(row: pd.Series) -> str | None:
-    """Training's shares against the day's, per bin, for one feature."""
+    """Training against the day, for one feature: shares per bin of flights, or (for a day-level
+    feature) training's daily means with the day's mean and the range it was judged by."""
     spec = json.loads(row["distribution"]) if row.get("distribution") else None
     if not spec:
         return None
     plt = _pyplot()
+    means = [m for m in spec.get("reference_daily_means") or [] if m is not None]
+    if row["measure"] == "daily" and means and pd.notna(row["day_mean"]):
+        fig, ax = plt.subplots(figsize=(9, 2.8))
+        ax.hist(means, bins=min(20, len(means)), label="training days' means (champion)")
+        ax.axvline(row["day_mean"], c="red", lw=2, label=f"this day: {row['day_mean']:.4g}")
+        if pd.notna(row["reference_low"]):
+            ax.axvspan(
+                row["reference_low"],
+                row["reference_high"],
+                alpha=0.1,
+                color="green",
+                label="range judged usual (widened)",
+            )
+        ax.set_xlabel(f"daily mean of {row['feature']}")
+        ax.set_ylabel("training days")
+        ax.set_title(f"{row['feature']}: daily means", fontsize="medium", loc="left")
+        ax.legend(fontsize="small")
+        return png(fig)
     bins = spec["bins"]
     x = range(len(bins))
     fig, ax = plt.subplots(figsize=(9, 2.8))

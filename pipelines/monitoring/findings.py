@@ -145,7 +145,10 @@ def feature_checks(
             ),
         }
         if daily is not None and reference["kind"] == "numeric":
-            row.update(_daily_numbers(daily, values, yesterday, feature, thresholds))
+            numbers = _daily_numbers(daily, values, yesterday, feature, thresholds)
+            if watch.measure is not Measure.DAILY:  # a day's mean only: no range to judge by
+                numbers.update(reference_low=None, reference_high=None, max_reference_step=None)
+            row.update(numbers)
         # Constant today, varied on every training day: only for values that vary flight by
         # flight or hour by hour (three airports may share a day's maximum wind).
         # A feature nearly always one value in training (most aircraft have two engines) may

@@ -30,7 +30,7 @@ from pipelines import tables
 from pipelines.drift import PROFILE_ARTIFACT
 from pipelines.errors import MissingUpstreamPartition
 from pipelines.monitoring import incidents as inc
-from pipelines.monitoring.finding import CRITICAL, Finding
+from pipelines.monitoring.finding import CRITICAL, DRIFT, MISSING_FEATURE, Finding
 from pipelines.monitoring.findings import feature_checks, performance_findings, volume_findings
 from pipelines.monitoring.performance import performance_by_slice, realized_performance
 from pipelines.monitoring.schemas import SCHEMAS
@@ -80,9 +80,22 @@ def verdict_of(open_incidents: list[inc.Incident]) -> tuple[str, list[str]]:
     """OK with nothing open; broken with a critical incident open; degraded otherwise."""
     if not open_incidents:
         return OK, []
-    reasons = [f"{i.kind} of {i.subject} since {i.opened_on}: {i.summary}" for i in open_incidents]
+    reasons = [f"{describe(i)}: {_undated(i.summary)}" for i in open_incidents]
     worst = BROKEN if any(i.severity == CRITICAL for i in open_incidents) else DEGRADED
     return worst, reasons
+
+
+def describe(incident: inc.Incident) -> str:
+    """``weather feed: drift (critical), open since 2013-03-08``: what an incident is about."""
+    feed = incident.kind in (DRIFT, MISSING_FEATURE)
+    subject = f"{incident.subject} feed" if feed else incident.subject
+    kind = incident.kind.replace("_", " ")
+    return f"{subject}: {kind} ({incident.severity}), open since {incident.opened_on}"
+
+
+def _undated(summary: str) -> str:
+    """The findings without their leading ``YYYY-MM-DD: `` (the incident gives the days)."""
+    return "; ".join(part.split(": ", 1)[-1] for part in summary.split("; "))
 
 
 def _reference_profile(tracking_uri: str, version: str) -> dict[str, Any] | None:

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
+import models.flight_delay as fd
 from pipelines import tables
 from pipelines.monitoring import charts
 from pipelines.settings import DuckDBResources, Thresholds
@@ -40,6 +41,8 @@ _STYLE = (
     ".broken{background:#fbe0e0;color:#a00}nav a{margin-right:1em}"
     "table{border-collapse:collapse;margin:.5em 0}td,th{padding:2px 8px;text-align:right}"
     "th{background:#eee}td:first-child,th:first-child{text-align:left}img{max-width:100%}"
+    # The last column of a table is text (a finding, a summary, a note): left, and room to read.
+    "td:last-child{text-align:left;min-width:12em}"
 )
 
 
@@ -129,10 +132,41 @@ def _incidents(alerts: pd.DataFrame, day: date) -> str:
         if resolved is not None and resolved < day - timedelta(days=7):
             continue
         status = "open" if resolved is None or resolved > day else f"resolved {resolved}"
-        shown.append({**r, "status on the day": status})
-    columns = ["incident_id", "severity", "status on the day", "last_seen_on", "days_seen"]
+        shown.append({**r, "status": status})
+    columns = ["opened_on", "kind", "subject", "severity", "status", "last_seen_on", "days_seen"]
     columns += ["remedy", "retrain_requested_on", "summary"]
     return _table(pd.DataFrame(shown), columns)
+
+
+_BAND_ORDER = {band: i for i, (_, band) in enumerate(fd.RISK_BANDS)}
+
+
+def _slice_table(slices: pd.DataFrame, name: str) -> str:
+    """One slice of the day, in its natural order (bands low to high, hours 0-23, names A-Z)."""
+    part = slices[slices["slice"] == name].copy() if not slices.empty else slices
+    if not part.empty:
+        order = {"risk_band": lambda v: _BAND_ORDER.get(v, 99), "hour": int}.get(name, str)
+        part = part.assign(_order=part["value"].map(order)).sort_values("_order")
+    columns = ["value", "flights_labelled", "mean_probability", "actual_delay_rate", "brier"]
+    return _table(part, [*columns, "roc_auc"])
+
+
+def _drift_table(drift: pd.DataFrame, thresholds: Thresholds) -> str:
+    """Every feature of the day, drifted first; a PSI only where it decides (flight-level
+    features), and why each feature is measured as it is, folded away."""
+    if drift.empty:
+        return "<p>No drift was measured (no champion, or its run has no training profile).</p>"
+    shown = charts.ranked(drift, thresholds.max_psi).copy()
+    shown.loc[shown["measure"] != "rows", "psi"] = None
+    shown["finding"] = shown["finding"].fillna("")
+    columns = ["feature", "feed", "measure", "psi", "day_mean", "reference_low", "reference_high"]
+    notes = _table(shown.sort_values("feature"), ["feature", "measure", "note"])
+    return (
+        _table(shown, [*columns, "missing_share", "finding"])
+        + "<details><summary>Why each feature is measured as it is</summary>"
+        + notes
+        + "</details>"
+    )
 
 
 def _nav(folder: Path, day: date) -> str:
@@ -187,7 +221,7 @@ def write_report(
     perf_day = perf[perf["dt"] == pd.Timestamp(day)] if not perf.empty else perf
     folder = Path(reports_root) / "monitoring"
     folder.mkdir(parents=True, exist_ok=True)
-    top = charts.top_features(drift)
+    top = charts.top_features(drift, thresholds.max_psi)
     drifted = drift[drift["drifted"]] if not drift.empty else drift
     body = [
         _nav(folder, day),
@@ -210,34 +244,10 @@ def write_report(
             _img(f"Drifted: {r['feature']}", charts.distribution_chart(r))
             for _, r in drifted.iterrows()
         ),
-        _table(
-            drift,
-            [
-                "feature",
-                "feed",
-                "measure",
-                "psi",
-                "day_mean",
-                "reference_low",
-                "reference_high",
-                "missing_share",
-                "finding",
-            ],
-        ),
+        _drift_table(drift, thresholds),
         "<h2>Calibration and slices on the day</h2>",
         *(
-            f"<h3>By {name.replace('_', ' ')}</h3>"
-            + _table(
-                slices[slices["slice"] == name] if not slices.empty else slices,
-                [
-                    "value",
-                    "flights_labelled",
-                    "mean_probability",
-                    "actual_delay_rate",
-                    "brier",
-                    "roc_auc",
-                ],
-            )
+            f"<h3>By {name.replace('_', ' ')}</h3>" + _slice_table(slices, name)
             for name in ("risk_band", "origin", "carrier", "hour")
         ),
         "<h2>Realized performance, every monitored day</h2>",
@@ -268,6 +278,12 @@ def write_report(
     return path
 
 
+def _label(kind: str, subject: str) -> str:
+    """``weather feed (drift)``, ``realized performance (performance)``."""
+    feed = " feed" if kind in ("drift", "missing_feature") else ""
+    return f"{subject}{feed} ({kind.replace('_', ' ')})"
+
+
 def _index(folder: Path, perf: pd.DataFrame, alerts: pd.DataFrame) -> str:
     days = sorted(p.stem for p in folder.glob("????-??-??.html"))
     rows = []
@@ -279,7 +295,7 @@ def _index(folder: Path, perf: pd.DataFrame, alerts: pd.DataFrame) -> str:
         p = perf[perf["dt"] == pd.Timestamp(day)] if not perf.empty else perf
         auc = "" if p.empty or pd.isna(p["roc_auc"].iloc[0]) else f"{p['roc_auc'].iloc[0]:.3f}"
         brier = "" if p.empty or pd.isna(p["brier"].iloc[0]) else f"{p['brier'].iloc[0]:.4f}"
-        subjects = ", ".join(sorted(f"{r['kind']} of {r['subject']}" for r in open_))
+        subjects = ", ".join(sorted(_label(r["kind"], r["subject"]) for r in open_))
         rows.append(
             f"<tr><td><a href='{name}.html'>{name}</a></td>"
             f"<td class='{verdict}'>{verdict.upper()}</td>"
