@@ -185,3 +185,18 @@ def test_a_failed_run_is_reported_with_its_reason_and_traceback_file(capsys, tmp
         "  not run (upstream failed): validate_and_publish",
         f"  traceback: {tmp_path / '2013-01-01.log'} (the task logs are in this command's output)",
     ]
+
+
+def test_a_run_marked_only_by_an_open_incident_is_alerted_not_failed(monkeypatch, capsys) -> None:
+    reason = "AirflowFailException: DEGRADED: 1 open incident(s): warning performance of ..."
+    alerted = DayRun("2013-03-08", "r1", "failed", ["raise_alert"], {"raise_alert": reason})
+    broken = DayRun("2013-03-09", "r2", "failed", ["score_next_day", "raise_alert"])
+    assert alerted.alerted and not broken.alerted
+    monkeypatch.setattr(run_command, "_prepared_dag", lambda *args: None)
+    monkeypatch.setattr(run_command, "_runs", lambda *args: iter([alerted]))
+    args = ["run-dag", "flight_delay_scoring", "--start", "2013-03-08", "--end", "2013-03-09"]
+    assert main(args) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "flight_delay_scoring 2013-03-08: alerted (open monitoring incidents)",
+        f"  {reason}",
+    ]
