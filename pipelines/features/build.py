@@ -1,15 +1,21 @@
 """Stage: build ``features.flight_features`` for every day of an interval.
 
-A day streams from DuckDB into its partition a batch at a time: the process holds what DuckDB
-holds (bounded by its memory limit, spilling past it) plus one batch, however large the day.
+Set-based: the feature SQL computes a whole run of days in one pass (the outcomes rolled up once
+per day and key, trailing windows as differences of cumulative sums), so a coarse run over a
+year is a dozen queries, not 365. A pass holds at most ``PASS_FLIGHTS`` flights (counted from
+the raw partitions' footers), so a large day gets a pass of its own. Each day then streams from
+DuckDB into its partition a batch at a time: the process holds what DuckDB holds (bounded by its
+memory limit, spilling past it) plus one batch, however large the day.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
+
+import pyarrow.parquet as pq
 
 from pipelines import history, tables
 from pipelines.dates import Interval
@@ -23,6 +29,11 @@ log = logging.getLogger(__name__)
 
 # Rows per batch streamed from DuckDB to the partition file (one Parquet row group each).
 BATCH_ROWS = lake.ROW_GROUP
+# Flights one pass of the feature SQL may cover: about a month of the sample, one large day.
+PASS_FLIGHTS = 1_000_000
+_DAY_OF_PASS = (
+    "select * from built where flight_date = $day order by carrier, flight_number, origin"
+)
 
 
 @dataclass
@@ -64,24 +75,45 @@ def build_flight_features(
     built = FeaturesBuilt()
     reads = history.lake_days(interval)
     with lake_connection(lake_root, sql_root, days=reads, resources=resources) as con:
-        for day in days:
-            rows = con.sql(query, params={"feature_date": day}).to_arrow_reader(BATCH_ROWS)
-            batches = (history.stamp(batch, found[day]) for batch in rows)
-            with lake.transaction(lake_root, run_id) as tx:
-                written = tx.write_batches(
-                    *tables.FLIGHT_FEATURES.address,
-                    day,
-                    history.stamped_schema(rows.schema),
-                    batches,
-                )
-            built.rows_per_day[day.isoformat()] = written.rows
-            if found[day].count:
-                log.warning(
-                    "features.flight_features dt=%s built on an incomplete history (%s): "
-                    "allowed by %s",
-                    day,
-                    found[day].describe(),
-                    history.OVERRIDE_PARAM,
-                )
-            log.info("features.flight_features dt=%s: %d rows", day, written.rows)
+        for run in passes(lake_root, days):
+            span = {"start": run[0], "end": run[-1] + timedelta(days=1)}
+            con.execute("create or replace temp table built as " + query, span)
+            for day in run:
+                rows = con.sql(_DAY_OF_PASS, params={"day": day}).to_arrow_reader(BATCH_ROWS)
+                batches = (history.stamp(batch, found[day]) for batch in rows)
+                with lake.transaction(lake_root, run_id) as tx:
+                    written = tx.write_batches(
+                        *tables.FLIGHT_FEATURES.address,
+                        day,
+                        history.stamped_schema(rows.schema),
+                        batches,
+                    )
+                built.rows_per_day[day.isoformat()] = written.rows
+                if found[day].count:
+                    log.warning(
+                        "features.flight_features dt=%s built on an incomplete history (%s): "
+                        "allowed by %s",
+                        day,
+                        found[day].describe(),
+                        history.OVERRIDE_PARAM,
+                    )
+                log.info("features.flight_features dt=%s: %d rows", day, written.rows)
+        con.execute("drop table if exists built")
     return built
+
+
+def passes(lake_root: Path, days: list[date]) -> list[list[date]]:
+    """``days`` (consecutive, in order) cut into runs of at most ``PASS_FLIGHTS`` flights each,
+    by the row counts in the raw partitions' footers; a day larger than that is a run alone."""
+    runs: list[list[date]] = []
+    flights = 0
+    for day in days:
+        path = lake.partition_file(lake_root, *tables.raw("flights").address, day)
+        rows = 0 if path is None else pq.ParquetFile(path).metadata.num_rows
+        if runs and flights + rows <= PASS_FLIGHTS:
+            runs[-1].append(day)
+            flights += rows
+        else:
+            runs.append([day])
+            flights = rows
+    return runs

@@ -93,7 +93,8 @@ def write_scoring_features(
     with lake_connection(tx.root, sql_root, days=reads, resources=resources) as con:
         _as_of_evening_before(con, sql_root, day)
         ordered = "SELECT * FROM (\n" + query + "\n) ORDER BY " + DEPARTURE_ORDER  # noqa: S608
-        rows = con.sql(ordered, params={"feature_date": day}).to_arrow_reader(BATCH_ROWS)
+        span = {"start": day, "end": day + timedelta(days=1)}
+        rows = con.sql(ordered, params=span).to_arrow_reader(BATCH_ROWS)
         batches = (history.stamp(batch, found[day]) for batch in rows)
         schema = history.stamped_schema(rows.schema)
         return tx.write_batches(*tables.SCORING_FEATURES.address, day, schema, batches)

@@ -1,9 +1,10 @@
--- features.flight_features, for one day: $feature_date
--- Grain: one scheduled flight of $feature_date. Key: (flight_date, carrier, flight_number, origin).
+-- features.flight_features, for every day of [$start, $end)
+-- Grain: one scheduled flight of a day of the interval. Key: (flight_date, carrier, flight_number,
+-- origin).
 --
--- Leak-free by construction: every feature reads either the published schedule of the day
--- (staging.stg_flight_schedule) or outcomes of days strictly before it (staging.stg_flight_outcomes
--- with flight_date < $feature_date). Two documented exceptions:
+-- Leak-free by construction: every feature of a flight of day F reads either the published
+-- schedule of F (staging.stg_flight_schedule) or outcomes of days strictly before F
+-- (staging.stg_flight_outcomes with flight_date < F). Two documented exceptions:
 --   * label_* columns: the outcome of the flight itself (what the model learns to predict);
 --   * wx_* columns: the observed weather at the scheduled hour (and the hours before it, and the
 --     day's totals), a stand-in for the forecast an airline would have the evening before.
@@ -12,27 +13,173 @@
 -- Delay rates are smoothed toward the trailing 28-day rate of all flights, with the weight of
 -- 20 flights (the `prior` CTE; the macro smoothed_rate in sql/macros), so a route seen twice does
 -- not get a rate of 0% or 100%.
+--
+-- Set-based: one pass serves a whole interval. The outcomes are rolled up once per day and key,
+-- then summed cumulatively; a trailing window [F - w, F - 1] of a key is the difference of two
+-- cumulative sums found by ASOF joins. A day's rows are the same whether it is built alone or
+-- inside a longer interval.
 with
 
 schedule as (
     select * from staging.stg_flight_schedule
-    where flight_date = $feature_date
+    where flight_date >= $start and flight_date < $end
 ),
 
 outcomes as (
     select * from staging.stg_flight_outcomes
-    where flight_date = $feature_date
+    where flight_date >= $start and flight_date < $end
 ),
 
-history as (
-    select
-        *,
-        cast($feature_date as date) - flight_date as days_before
-    from staging.stg_flight_outcomes
+-- Outcomes that some day of the interval looks back on: the 28 days before it.
+past as (
+    select * from staging.stg_flight_outcomes
     where
-        flight_date >= cast($feature_date as date) - 28
-        and flight_date < $feature_date
+        flight_date >= cast($start as date) - 28
+        and flight_date < cast($end as date) - 1
         and is_delayed is not null
+),
+
+-- Each past flight once per grouping it counts in. A key is text, so one table serves all.
+past_keys as (
+    select
+        unnest([
+            'all', 'carrier', 'origin', 'origin_hour', 'dest', 'route', 'flight_number'
+        ]) as grouping_name,
+        unnest([
+            '',
+            carrier,
+            origin,
+            origin || '|' || cast(sched_dep_hour as varchar),
+            dest,
+            origin || '|' || dest,
+            carrier || '|' || cast(flight_number as varchar)
+        ]) as key_value,
+        flight_date,
+        is_delayed,
+        dep_delay_minutes
+    from past
+),
+
+-- One row per key, grouping and day: flights, delayed flights, and departure delays (summed and
+-- counted apart, because a mean skips missing delays).
+rollup as (
+    select
+        grouping_name,
+        key_value,
+        flight_date,
+        count(*) as flights,
+        count(*) filter (where is_delayed) as delayed,
+        sum(dep_delay_minutes) as dep_delay_sum,
+        count(dep_delay_minutes) as dep_delay_count
+    from past_keys
+    group by grouping_name, key_value, flight_date
+),
+
+cumulative as (
+    select
+        grouping_name,
+        key_value,
+        flight_date,
+        cast(sum(flights) over running as bigint) as flights,
+        cast(sum(delayed) over running as bigint) as delayed,
+        cast(sum(dep_delay_sum) over running as double) as dep_delay_sum,
+        cast(sum(dep_delay_count) over running as bigint) as dep_delay_count
+    from rollup
+    window running as (
+        partition by grouping_name, key_value order by flight_date
+        rows between unbounded preceding and current row
+    )
+),
+
+-- Each grouping and key a flight of the interval asks about.
+schedule_keys as (
+    select
+        unnest([
+            'all', 'carrier', 'origin', 'origin_hour', 'dest', 'route', 'flight_number'
+        ]) as grouping_name,
+        unnest([
+            '',
+            carrier,
+            origin,
+            origin || '|' || cast(sched_dep_hour as varchar),
+            dest,
+            origin || '|' || dest,
+            carrier || '|' || cast(flight_number as varchar)
+        ]) as key_value,
+        flight_date
+    from schedule
+),
+
+-- ... once per day, with the window edges it needs.
+asked as (
+    select distinct
+        grouping_name,
+        key_value,
+        flight_date,
+        flight_date - 1 as through_1,
+        flight_date - 2 as before_1,
+        flight_date - 8 as before_7,
+        flight_date - 29 as before_28
+    from schedule_keys
+),
+
+-- Trailing sums over 1, 7 and 28 days before each asked day: cumulative through F - 1 minus
+-- cumulative through F - 1 - w (no row: nothing yet, read as 0).
+windowed as (
+    select
+        a.grouping_name,
+        a.key_value,
+        a.flight_date,
+        coalesce(t.flights, 0) - coalesce(b1.flights, 0) as n_1d,
+        coalesce(t.delayed, 0) - coalesce(b1.delayed, 0) as delayed_1d,
+        coalesce(t.dep_delay_sum, 0) - coalesce(b1.dep_delay_sum, 0) as dep_delay_sum_1d,
+        coalesce(t.dep_delay_count, 0) - coalesce(b1.dep_delay_count, 0) as dep_delay_count_1d,
+        coalesce(t.flights, 0) - coalesce(b7.flights, 0) as n_7d,
+        coalesce(t.delayed, 0) - coalesce(b7.delayed, 0) as delayed_7d,
+        coalesce(t.dep_delay_sum, 0) - coalesce(b7.dep_delay_sum, 0) as dep_delay_sum_7d,
+        coalesce(t.dep_delay_count, 0) - coalesce(b7.dep_delay_count, 0) as dep_delay_count_7d,
+        coalesce(t.flights, 0) - coalesce(b28.flights, 0) as n_28d,
+        coalesce(t.delayed, 0) - coalesce(b28.delayed, 0) as delayed_28d
+    from asked as a
+    asof left join cumulative as t
+        on
+            a.grouping_name = t.grouping_name
+            and a.key_value = t.key_value
+            and a.through_1 >= t.flight_date
+    asof left join cumulative as b1
+        on
+            a.grouping_name = b1.grouping_name
+            and a.key_value = b1.key_value
+            and a.before_1 >= b1.flight_date
+    asof left join cumulative as b7
+        on
+            a.grouping_name = b7.grouping_name
+            and a.key_value = b7.key_value
+            and a.before_7 >= b7.flight_date
+    asof left join cumulative as b28
+        on
+            a.grouping_name = b28.grouping_name
+            and a.key_value = b28.key_value
+            and a.before_28 >= b28.flight_date
+),
+
+-- A group without any flight in its window has no rate (null), as a group never seen.
+rates as (
+    select
+        grouping_name,
+        key_value,
+        flight_date,
+        nullif(n_1d, 0) as n_1d,
+        case when n_1d > 0 then delayed_1d end as delayed_1d,
+        case when dep_delay_count_1d > 0 then dep_delay_sum_1d / dep_delay_count_1d end
+            as mean_dep_delay_1d,
+        nullif(n_7d, 0) as n_7d,
+        case when n_7d > 0 then delayed_7d end as delayed_7d,
+        case when dep_delay_count_7d > 0 then dep_delay_sum_7d / dep_delay_count_7d end
+            as mean_dep_delay_7d,
+        nullif(n_28d, 0) as n_28d,
+        case when n_28d > 0 then delayed_28d end as delayed_28d
+    from windowed
 ),
 
 weather as (
@@ -44,98 +191,56 @@ weather as (
             range between interval 3 hours preceding and current row
         ) as precip_4h_in
     from staging.stg_weather
-    where observed_date between cast($feature_date as date) - 1 and cast($feature_date as date) + 1
+    where observed_date between cast($start as date) - 1 and cast($end as date)
 ),
 
 -- The day's weather at each origin: the stand-in for the daily forecast known the evening before.
 weather_day as (
     select
         origin,
+        observed_date,
         sum(precip_in) as precip_in,
         count(*) filter (where precip_in > 0) as precip_hours,
         min(visibility_mi) as min_visibility_mi,
         max(wind_speed_mph) as max_wind_speed_mph
     from weather
-    where observed_date = $feature_date
-    group by origin
+    where observed_date >= $start and observed_date < $end
+    group by origin, observed_date
+),
+
+scheduled_days as (
+    select distinct flight_date from schedule
+),
+
+snapshot_dates as (
+    select distinct snapshot_date from staging.stg_planes
+),
+
+-- The aircraft reference in force on each day: its newest snapshot on or before the day.
+snapshot_of_day as (
+    select
+        d.flight_date,
+        max(p.snapshot_date) as snapshot_date
+    from scheduled_days as d
+    inner join snapshot_dates as p on d.flight_date >= p.snapshot_date
+    group by d.flight_date
 ),
 
 planes as (
-    select * from staging.stg_planes
-    where snapshot_date = (
-        select max(earlier.snapshot_date) from staging.stg_planes as earlier
-        where earlier.snapshot_date <= $feature_date
-    )
+    select
+        p.*,
+        s.flight_date
+    from staging.stg_planes as p
+    inner join snapshot_of_day as s on p.snapshot_date = s.snapshot_date
 ),
 
 prior as (
     select
-        coalesce(avg(is_delayed::double), 0.2) as rate,
+        flight_date,
+        coalesce(delayed_28d / n_28d, 0.2) as rate,
         20.0 as weight
-    from history
-),
-
-carrier_rates as (
-    select
-        carrier,
-        count(*) filter (where days_before <= 7) as n_7d,
-        count(*) filter (where is_delayed and days_before <= 7) as delayed_7d,
-        count(*) as n_28d,
-        count(*) filter (where is_delayed) as delayed_28d,
-        avg(dep_delay_minutes) filter (where days_before <= 7) as mean_dep_delay_7d
-    from history
-    group by carrier
-),
-
-origin_rates as (
-    select
-        origin,
-        count(*) filter (where days_before = 1) as n_1d,
-        count(*) filter (where is_delayed and days_before = 1) as delayed_1d,
-        count(*) filter (where days_before <= 7) as n_7d,
-        count(*) filter (where is_delayed and days_before <= 7) as delayed_7d,
-        avg(dep_delay_minutes) filter (where days_before = 1) as mean_dep_delay_1d
-    from history
-    group by origin
-),
-
-origin_hour_rates as (
-    select
-        origin,
-        sched_dep_hour,
-        count(*) as n_28d,
-        count(*) filter (where is_delayed) as delayed_28d
-    from history
-    group by origin, sched_dep_hour
-),
-
-dest_rates as (
-    select
-        dest,
-        count(*) as n_28d,
-        count(*) filter (where is_delayed) as delayed_28d
-    from history
-    group by dest
-),
-
-route_rates as (
-    select
-        origin,
-        dest,
-        count(*) as n_28d,
-        count(*) filter (where is_delayed) as delayed_28d
-    from history
-    group by origin, dest
-),
-
-flight_number_rates as (
-    select
-        carrier,
-        flight_number,
-        count(*) as n_28d,
-        count(*) filter (where is_delayed) as delayed_28d
-    from history
-    group by carrier, flight_number
+    from rates
+    where grouping_name = 'all'
 ),
 
 final as (
@@ -160,11 +265,12 @@ final as (
             (s.sched_arr_time // 100 * 60 + s.sched_arr_time % 100)
             - s.sched_dep_minute_of_day + 1440
         ) % 1440 as sched_block_minutes,
-        count(*) over (partition by s.origin, s.sched_dep_hour) as origin_departures_same_hour,
-        count(*) over (partition by s.origin) as origin_departures_day,
+        count(*) over (partition by s.flight_date, s.origin, s.sched_dep_hour)
+            as origin_departures_same_hour,
+        count(*) over (partition by s.flight_date, s.origin) as origin_departures_day,
         -- The aircraft's n-th scheduled departure from NYC that day (delays accumulate by leg).
         case when s.tailnum is not null then row_number() over (
-            partition by s.tailnum
+            partition by s.flight_date, s.tailnum
             order by s.sched_dep_minute_of_day, s.carrier, s.flight_number
         ) end as tail_leg_of_day,
 
@@ -206,24 +312,38 @@ final as (
         oc.arr_delay_minutes as label_arr_delay_minutes,
         oc.is_delayed as label_is_delayed
     from schedule as s
-    cross join prior as p
-    left join carrier_rates as c on s.carrier = c.carrier
-    left join origin_rates as o on s.origin = o.origin
-    left join origin_hour_rates as oh
-        on s.origin = oh.origin and s.sched_dep_hour = oh.sched_dep_hour
-    left join dest_rates as d on s.dest = d.dest
-    left join route_rates as r on s.origin = r.origin and s.dest = r.dest
-    left join flight_number_rates as f
-        on s.carrier = f.carrier and s.flight_number = f.flight_number
-    left join planes as pl on s.tailnum = pl.tailnum
+    inner join prior as p on s.flight_date = p.flight_date
+    left join rates as c
+        on c.grouping_name = 'carrier' and s.flight_date = c.flight_date and s.carrier = c.key_value
+    left join rates as o
+        on o.grouping_name = 'origin' and s.flight_date = o.flight_date and s.origin = o.key_value
+    left join rates as oh
+        on
+            oh.grouping_name = 'origin_hour'
+            and s.flight_date = oh.flight_date
+            and s.origin || '|' || cast(s.sched_dep_hour as varchar) = oh.key_value
+    left join rates as d
+        on d.grouping_name = 'dest' and s.flight_date = d.flight_date and s.dest = d.key_value
+    left join rates as r
+        on
+            r.grouping_name = 'route'
+            and s.flight_date = r.flight_date
+            and s.origin || '|' || s.dest = r.key_value
+    left join rates as f
+        on
+            f.grouping_name = 'flight_number'
+            and s.flight_date = f.flight_date
+            and s.carrier || '|' || cast(s.flight_number as varchar) = f.key_value
+    left join planes as pl on s.flight_date = pl.flight_date and s.tailnum = pl.tailnum
     left join weather as w on s.origin = w.origin and s.sched_dep_hour_utc = w.observed_hour_utc
-    left join weather_day as wd on s.origin = wd.origin
+    left join weather_day as wd on s.origin = wd.origin and s.flight_date = wd.observed_date
     left join outcomes as oc
         on
-            s.carrier = oc.carrier
+            s.flight_date = oc.flight_date
+            and s.carrier = oc.carrier
             and s.flight_number = oc.flight_number
             and s.origin = oc.origin
 )
 
 select * from final
-order by carrier, flight_number, origin
+order by flight_date, carrier, flight_number, origin

@@ -224,7 +224,7 @@ def test_features_read_only_the_days_they_need_and_equal_those_of_the_whole_lake
     built = lake.read_partition(lake_root, "features", "flight_features", D)
     query = load_sql(sql_root, "features", "flight_features")
     with lake_connection(lake_root, sql_root) as con:  # every file of every table
-        whole = con.sql(query, params={"feature_date": D}).to_arrow_table()
+        whole = con.sql(query, params={"start": D, "end": D + timedelta(days=1)}).to_arrow_table()
     gaps = history.gaps(lake_root, [D], HISTORY_START)[D]
 
     assert built.drop_columns([lake.RUN_ID_COLUMN]).equals(history.stamp(whole, gaps))
@@ -285,3 +285,31 @@ def test_days_before_the_history_start_are_not_gaps(lake_root, sql_root):
     assert history.gaps(lake_root, [D], D - timedelta(days=10))[D].missing == tuple(
         D - timedelta(days=back) for back in range(10, 3, -1)
     )
+
+
+# --- set-based: an interval in one pass equals its days built alone ----------------------------
+
+
+def _partitions(root, days) -> list[pa.Table]:
+    return [
+        lake.read_partition(root, "features", "flight_features", d).drop_columns(
+            [lake.RUN_ID_COLUMN]
+        )
+        for d in days
+    ]
+
+
+def test_an_interval_in_one_pass_equals_its_days_built_one_by_one(lake_root, sql_root, monkeypatch):
+    span = Interval(D - timedelta(days=2), D + timedelta(days=1))
+    days = list(span.days())
+    assert build.passes(lake_root, days) == [days]  # a few small days: one pass
+    build_flight_features(lake_root, sql_root, span, RUN, HISTORY_START)
+    together = _partitions(lake_root, days)
+    for day in days:
+        build_flight_features(lake_root, sql_root, Interval.day(day), RUN, HISTORY_START)
+    assert _partitions(lake_root, days) == together
+    monkeypatch.setattr(build, "PASS_FLIGHTS", 1)  # every day a pass of its own
+    assert build.passes(lake_root, days) == [[d] for d in days]
+    build_flight_features(lake_root, sql_root, span, RUN, HISTORY_START)
+    assert _partitions(lake_root, days) == together
+    assert all(t.num_rows for t in together)
