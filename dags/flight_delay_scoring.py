@@ -30,11 +30,12 @@ measures how the predictions made for **D** did now that D's outcomes are in.
   (`NIGHTSHIFT_ALERT_EMAIL_TO`, SMTP connection `smtp_default`) per incident change: opened,
   escalated, resolved. Never one per night an incident stays open.
 - **`raise_alert`**: **fails (red, no retry) while an incident is open**, its message naming
-  each one, so the run shows red in the grid; skipped when nothing is open. Scoring and
-  publishing have already succeeded: the predictions are out.
+  each one, so the run shows red in the grid; skipped when nothing is open. When it is the
+  only red task, scoring and publishing succeeded: the predictions are out.
 - **`request_retraining`**: emits the `models.flight_delay_alert` asset event (which schedules
-  `flight_delay_training`) once per new performance or drift incident, at most once a week
+  `flight_delay_training`) once per incident whose remedy is retraining, at most once a week
   (`NIGHTSHIFT_MONITOR_RETRAIN_COOLDOWN_DAYS`). A broken feed never retrains: fix the feed.
+  A rerun of an earlier day announces and requests nothing again.
 - **`refresh_warehouse`**: the analysts' catalog, whatever happened above.
 
 #### When it fails

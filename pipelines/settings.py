@@ -235,11 +235,11 @@ class Thresholds:
     max_psi: float
     max_missing_increase: float
     min_labelled_flights: int
-    daily_range_margin: float = 0.5
-    max_step_ratio: float = 1.5
-    min_scored_share: float = 0.9
-    resolve_after_days: int = 2
-    retrain_cooldown_days: int = 7
+    daily_range_margin: float
+    max_step_ratio: float
+    min_scored_share: float
+    resolve_after_days: int
+    retrain_cooldown_days: int
 
 
 @dataclass(frozen=True)

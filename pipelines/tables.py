@@ -125,6 +125,7 @@ FEATURE_DRIFT_DAILY = LakeTable("monitoring", "feature_drift_daily", ("dt", "fea
 # Every crossed threshold of a monitored day (the evidence), and the incidents folded from them:
 # one row per incident, in the partition of the day it opened (recomputed on every run).
 FINDINGS_DAILY = LakeTable("monitoring", "findings_daily", ("dt", "kind", "subject", "item"))
+CHECKS_DAILY = LakeTable("monitoring", "checks_daily", ("dt", "kind"))
 ALERTS = LakeTable("monitoring", "alerts", ("incident_id",))
 MONITORING_TABLES = (
     MODEL_PERFORMANCE_DAILY,
@@ -132,6 +133,7 @@ MONITORING_TABLES = (
     PERFORMANCE_BY_SLICE_DAILY,
     FEATURE_DRIFT_DAILY,
     FINDINGS_DAILY,
+    CHECKS_DAILY,
     ALERTS,
 )
 

@@ -23,6 +23,11 @@ def _pyplot():
     return plt
 
 
+def _text(label: object) -> str:
+    """A label as plain text: a ``$`` in source data would start matplotlib's math mode."""
+    return str(label).replace("$", r"\$")
+
+
 def png(fig) -> str:
     plt = _pyplot()
     buffer = io.BytesIO()
@@ -181,7 +186,7 @@ def distribution_chart(row: pd.Series) -> str | None:
     fig, ax = plt.subplots(figsize=(9, 2.8))
     ax.bar([i - 0.2 for i in x], spec["reference"], width=0.4, label="training (champion)")
     ax.bar([i + 0.2 for i in x], spec["current"], width=0.4, label="this day")
-    ax.set_xticks(list(x), bins, rotation=45, ha="right", fontsize="x-small")
+    ax.set_xticks(list(x), [_text(b) for b in bins], rotation=45, ha="right", fontsize="x-small")
     ax.set_ylabel("share of flights")
     ax.set_title(f"{row['feature']}: distribution over flights", fontsize="medium", loc="left")
     ax.legend(fontsize="small")

@@ -75,8 +75,12 @@ def performance_findings(
 def volume_findings(
     day: date, scored: int | None, flights: int, scored_before: bool, thresholds: Thresholds
 ) -> list[Finding]:
-    """Fewer flights scored than flew. ``scored`` None: no predictions at all, a finding only when
-    the day before had some (before the first scored day there is nothing to miss)."""
+    """Fewer flights scored than flew. ``scored`` None: no predictions at all, a finding only once
+    scoring has begun (``scored_before``: some earlier day has predictions). A day without a
+    single flight in its features is a broken feed, whatever else holds."""
+    if flights == 0:
+        message = f"{day}: the day's features have no flights at all"
+        return [Finding(VOLUME, "flights scored", "flights", CRITICAL, FIX_FEED, message, 0)]
     if scored is None:
         if not scored_before:
             return []
@@ -115,9 +119,13 @@ def feature_checks(
     """One drift row per profiled feature (what was measured), and the findings among them."""
     rows, found = [], []
     for feature, reference in profile.items():
-        if feature not in today.columns:
-            continue
         watch = watch_of(feature)
+        if feature not in today.columns:
+            message = f"{day}: feature {feature} is not in the day's features at all"
+            found.append(
+                Finding(MISSING_FEATURE, watch.feed, feature, CRITICAL, FIX_FEED, message, 1.0)
+            )
+            continue
         values = today[feature]
         current = shares_of(reference, values)
         daily = reference.get("daily")
@@ -153,8 +161,15 @@ def feature_checks(
         # flight or hour by hour (three airports may share a day's maximum wind).
         # A feature nearly always one value in training (most aircraft have two engines) may
         # rightly be constant on a day, so it is left out of this check.
-        varies = (watch.measure is Measure.ROWS or watch.steady) and _dominant(reference) < 0.9
-        spread = None if daily is None or not varies else daily.get("min_spread")
+        # Weather events are left out: three airports may share a day's maximum wind.
+        varies = watch.measure is not Measure.NOT_MEASURED or watch.feed == "delay history"
+        varies = varies and not watch.one_per_day and _dominant(reference) < 0.9
+        spread = None if not varies else _usual_spread(reference)
+        if daily is None and reference["kind"] == "numeric":
+            row["note"] = (
+                "the champion's profile has no daily reference (trained before it was "
+                "recorded): only the missing share is checked until the next training"
+            )
         hits = _feed_breaks(day, feature, watch.feed, row, values, spread, thresholds, watch.steady)
         if not hits and watch.measure is Measure.ROWS and row["psi"] > thresholds.max_psi:
             hits = [
@@ -177,6 +192,15 @@ def feature_checks(
         rows.append(row)
         found.extend(hits)
     return sorted(rows, key=lambda r: -r["psi"]), found
+
+
+def _usual_spread(reference: dict[str, Any]) -> float | None:
+    """How much a feature varied within a training day at the least (None: unknown). A
+    categorical one varied whenever its top category held under 90% of training's flights."""
+    if reference["kind"] != "numeric":
+        return 1.0
+    daily = reference.get("daily")
+    return None if daily is None else daily.get("min_spread")
 
 
 def _dominant(reference: dict[str, Any]) -> float:
@@ -246,9 +270,9 @@ def _feed_breaks(
             )
         )
         return found
-    present = values.astype("float64").dropna() if usual_spread else values.iloc[:0]
-    if len(present) > 1 and present.min() == present.max():
-        value = float(present.iloc[0])
+    present = values.dropna() if usual_spread else values.iloc[:0]
+    if len(present) > 1 and present.nunique() == 1:
+        value = present.iloc[0]
         found.append(
             Finding(
                 DRIFT,
@@ -256,7 +280,7 @@ def _feed_breaks(
                 feature,
                 CRITICAL,
                 FIX_FEED,
-                f"{day}: feature {feature} has the same value ({value:g}) for every flight; "
+                f"{day}: feature {feature} has the same value ({value}) for every flight; "
                 "on every training day it varied",
                 0.0,
                 usual_spread,

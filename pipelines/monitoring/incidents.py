@@ -4,8 +4,12 @@ An incident is keyed by its kind and subject (``drift`` of the ``weather`` feed,
 of the model). It opens on the first day with such a finding, is updated (last seen, worst
 severity, latest evidence) on every later day that has one, and resolves after
 ``resolve_after_days`` monitored days without one. A problem that comes back later opens a new
-incident. Retraining is requested once per incident whose remedy is retraining, and at most once
-per ``retrain_cooldown_days`` across incidents, so a lasting breach cannot retrain nightly.
+incident. A day on which a kind of check could not run (no predictions to judge performance, no
+training profile to judge drift) is not a quiet day for that kind. An incident's remedy is the
+most serious of its findings': a broken feed outranks retraining. Retraining is requested once
+per incident while its remedy is retraining, at most once per ``retrain_cooldown_days`` across
+incidents (an incident opened during the cool-down asks once it ends), so a lasting breach
+cannot retrain nightly and cannot go without retraining either.
 
 :func:`fold` is a pure function of the findings of every monitored day, so the incident table is
 recomputed from them on every run: reruns, backfills and days monitored out of order all give the
@@ -19,10 +23,18 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
-from pipelines.monitoring.finding import CRITICAL, RETRAIN, WARNING, Finding
+from pipelines.monitoring.finding import (
+    CRITICAL,
+    FIX_FEED,
+    INVESTIGATE,
+    RETRAIN,
+    WARNING,
+    Finding,
+)
 
 OPEN, RESOLVED = "open", "resolved"
 _RANK = {WARNING: 0, CRITICAL: 1}
+_REMEDY_ORDER = (FIX_FEED, INVESTIGATE, RETRAIN)
 
 
 @dataclass(frozen=True)
@@ -52,39 +64,56 @@ class Incident:
 class Change:
     """What a day did to an incident: what the notifier announces."""
 
-    event: str  # opened, escalated, resolved
+    event: str  # opened, escalated, resolved, retraining requested
     incident: Incident
 
 
-def fold(
-    days: list[tuple[date, list[Finding]]], resolve_after: int, cooldown: int
-) -> list[Incident]:
+# One monitored day: its findings, and the kinds of check that could run on it (None: all). A
+# day without predictions cannot judge performance, so it is not a quiet day for that incident.
+MonitoredDay = tuple[date, list[Finding]] | tuple[date, list[Finding], frozenset[str] | None]
+
+
+def fold(days: list[MonitoredDay], resolve_after: int, cooldown: int) -> list[Incident]:
     """Every incident of ``days`` (each monitored day and its findings), oldest first."""
     return _fold(days, resolve_after, cooldown)[0]
 
 
 def changes_on(
-    days: list[tuple[date, list[Finding]]], day: date, resolve_after: int, cooldown: int
+    days: list[MonitoredDay], day: date, resolve_after: int, cooldown: int
 ) -> list[Change]:
-    """What ``day`` changed: incidents it opened, escalated to critical, or resolved."""
+    """What ``day`` changed: incidents it opened, escalated to critical, resolved, or that
+    requested retraining on it."""
     return [c for d, c in _fold(days, resolve_after, cooldown)[1] if d == day]
 
 
+def _remedy(found: list[Finding], before: str | None = None) -> str:
+    """A broken feed outranks everything (retraining on it would learn the breakage), then
+    what needs a person, then retraining."""
+    remedies = {f.remedy for f in found} | ({before} if before else set())
+    return next(r for r in _REMEDY_ORDER if r in remedies)
+
+
 def _fold(
-    days: list[tuple[date, list[Finding]]], resolve_after: int, cooldown: int
+    days: list[MonitoredDay], resolve_after: int, cooldown: int
 ) -> tuple[list[Incident], list[tuple[date, Change]]]:
     done: list[Incident] = []
     open_: dict[tuple[str, str], Incident] = {}
     first_evidence: dict[tuple[str, str], list[dict[str, Any]]] = {}
     changes: list[tuple[date, Change]] = []
     last_retrain: date | None = None
-    for day, findings in sorted(days, key=lambda d: d[0]):
+
+    def may_retrain(day: date) -> bool:
+        return last_retrain is None or day - last_retrain >= timedelta(days=cooldown)
+
+    for entry in sorted(days, key=lambda d: d[0]):
+        day, findings = entry[0], entry[1]
+        checked = entry[2] if len(entry) > 2 else None
         by_key: dict[tuple[str, str], list[Finding]] = {}
         for f in findings:
             by_key.setdefault((f.kind, f.subject), []).append(f)
         for key, incident in list(open_.items()):
-            if key in by_key:
-                continue
+            if key in by_key or (checked is not None and incident.kind not in checked):
+                continue  # seen again, or not judged today: no quiet day
             quiet = incident.quiet_days + 1
             if quiet >= resolve_after:
                 closed = replace(incident, status=RESOLVED, resolved_on=day, quiet_days=quiet)
@@ -93,20 +122,14 @@ def _fold(
                 del open_[key]
             else:
                 open_[key] = replace(incident, quiet_days=quiet)
-        for key, found in by_key.items():
+        for key, found in sorted(by_key.items()):
             severity = max((f.severity for f in found), key=_RANK.__getitem__)
             summary = "; ".join(f.message for f in found)
             latest = [f.row() for f in found]
             current = open_.get(key)
             if current is None:
                 first_evidence[key] = latest
-                remedy = found[0].remedy
-                retrain = None
-                if remedy == RETRAIN and (
-                    last_retrain is None or day - last_retrain >= timedelta(days=cooldown)
-                ):
-                    retrain = last_retrain = day
-                opened = Incident(
+                current = Incident(
                     incident_id=f"{day.isoformat()}/{key[0]}/{key[1]}",
                     kind=key[0],
                     subject=key[1],
@@ -116,27 +139,38 @@ def _fold(
                     last_seen_on=day,
                     resolved_on=None,
                     days_seen=1,
-                    remedy=remedy,
+                    remedy=_remedy(found),
                     summary=summary,
                     evidence=_evidence(latest, latest),
-                    retrain_requested_on=retrain,
+                    retrain_requested_on=None,
                 )
-                open_[key] = opened
-                changes.append((day, Change("opened", opened)))
-                continue
-            worse = _RANK[severity] > _RANK[current.severity]
-            updated = replace(
-                current,
-                severity=severity if worse else current.severity,
-                last_seen_on=day,
-                days_seen=current.days_seen + 1,
-                summary=summary,
-                evidence=_evidence(first_evidence[key], latest),
-                quiet_days=0,
-            )
-            open_[key] = updated
-            if worse:
-                changes.append((day, Change("escalated", updated)))
+                event = "opened"
+            else:
+                worse = _RANK[severity] > _RANK[current.severity]
+                current = replace(
+                    current,
+                    severity=severity if worse else current.severity,
+                    last_seen_on=day,
+                    days_seen=current.days_seen + 1,
+                    remedy=_remedy(found, current.remedy),
+                    summary=summary,
+                    evidence=_evidence(first_evidence[key], latest),
+                    quiet_days=0,
+                )
+                event = "escalated" if worse else ""
+            # Once per incident, while retraining is its remedy, and not within the cool-down
+            # of the last request (an incident opened during it asks once the cool-down ends).
+            if (
+                current.retrain_requested_on is None
+                and current.remedy == RETRAIN
+                and may_retrain(day)
+            ):
+                current = replace(current, retrain_requested_on=day)
+                last_retrain = day
+                event = event or "retraining requested"
+            open_[key] = current
+            if event:
+                changes.append((day, Change(event, current)))
     incidents = sorted([*done, *open_.values()], key=lambda i: (i.opened_on, i.incident_id))
     return incidents, changes
 

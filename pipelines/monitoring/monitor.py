@@ -10,8 +10,11 @@ Once day D's actuals are published (the run for D), one commit writes D's partit
   (:mod:`pipelines.monitoring.watchlist`) against the champion's training profile;
 * ``monitoring.findings_daily``: every crossed threshold of D
   (:mod:`pipelines.monitoring.findings`);
+* ``monitoring.checks_daily``: which kinds of check could run on D (no predictions: no
+  performance check), so a day that judged nothing is not a quiet day for an incident;
 * ``monitoring.alerts``: the incidents, folded again from the findings of every monitored day
-  (:mod:`pipelines.monitoring.incidents`), so a breach that lasts is one row that is updated.
+  (:mod:`pipelines.monitoring.incidents`, stored by :mod:`pipelines.monitoring.store`), so a
+  breach that lasts is one row that is updated.
 """
 
 from __future__ import annotations
@@ -30,7 +33,16 @@ from pipelines import tables
 from pipelines.drift import PROFILE_ARTIFACT
 from pipelines.errors import MissingUpstreamPartition
 from pipelines.monitoring import incidents as inc
-from pipelines.monitoring.finding import CRITICAL, DRIFT, MISSING_FEATURE, Finding
+from pipelines.monitoring import store
+from pipelines.monitoring.finding import (
+    CRITICAL,
+    DRIFT,
+    KINDS,
+    MISSING_FEATURE,
+    PERFORMANCE,
+    VOLUME,
+    Finding,
+)
 from pipelines.monitoring.findings import feature_checks, performance_findings, volume_findings
 from pipelines.monitoring.performance import performance_by_slice, realized_performance
 from pipelines.monitoring.schemas import SCHEMAS
@@ -74,6 +86,7 @@ class MonitorSummary:
     reasons: list[str] = field(default_factory=list)
     open_incidents: list[dict[str, Any]] = field(default_factory=list)
     changes: list[dict[str, Any]] = field(default_factory=list)  # opened/escalated/resolved today
+    retrain: list[dict[str, Any]] = field(default_factory=list)  # incidents asking today
 
 
 def verdict_of(open_incidents: list[inc.Incident]) -> tuple[str, list[str]]:
@@ -116,10 +129,6 @@ def _findings_rows(found: list[Finding], version: str | None) -> list[dict[str, 
     return [{**f.row(), "model_version": version} for f in found]
 
 
-def _as_finding(row: dict[str, Any]) -> Finding:
-    return Finding(**{k: row[k] for k in Finding.__dataclass_fields__})
-
-
 def monitor_day(
     lake_root: Path, tracking_uri: str, day: date, run_id: str, thresholds: Thresholds
 ) -> MonitorSummary:
@@ -154,17 +163,20 @@ def monitor_day(
     profile = None if version is None else _reference_profile(tracking_uri, version)
     drift: list[dict[str, Any]] = []
     found = performance_findings(day, performance, thresholds)
-    if profile is not None:
+    checked = {VOLUME}
+    if performance and performance["flights_labelled"] >= thresholds.min_labelled_flights:
+        checked.add(PERFORMANCE)
+    if profile is not None and len(outcomes):
         drift, feature_found = feature_checks(day, profile, outcomes, yesterday, thresholds)
         drift = [
             {"model_version": version, "drifted": r["finding"] is not None, **r} for r in drift
         ]
         found += feature_found
-    before = read_table(lake_root, tables.PREDICTIONS, day - timedelta(days=1))
+        checked |= {DRIFT, MISSING_FEATURE}
     scored = None if predictions is None else len(predictions)
-    found += volume_findings(
-        day, scored, len(outcomes), before is not None and not before.empty, thresholds
-    )
+    started = any(d < day for d in lake.list_partitions(lake_root, *tables.PREDICTIONS.address))
+    found += volume_findings(day, scored, len(outcomes), started, thresholds)
+    checks = [{"kind": k, "checked": k in checked} for k in KINDS]
     for attempt in range(1, _COMMIT_ATTEMPTS + 1):
         try:
             # The day's monitoring partitions and the incidents become visible together.
@@ -176,17 +188,23 @@ def monitor_day(
                 stage_rows(tx, tables.PERFORMANCE_BY_SLICE_DAILY, day, slices)
                 stage_rows(tx, tables.FEATURE_DRIFT_DAILY, day, drift)
                 stage_rows(tx, tables.FINDINGS_DAILY, day, _findings_rows(found, version))
-                every_day = _monitored_days(tx, lake_root, day, found)
-                incidents = _stage_incidents(tx, lake_root, every_day, thresholds)
+                stage_rows(tx, tables.CHECKS_DAILY, day, checks)
+                every_day = store.monitored_days(tx, day, found, frozenset(checked))
+                incidents = store.stage_incidents(tx, every_day, thresholds)
             break
         except lake.CommitConflict:  # another run monitored a day meanwhile: fold again
             if attempt == _COMMIT_ATTEMPTS:
                 raise
-    upto = [(d, f) for d, f in every_day if d <= day]
+    upto = [d for d in every_day if d[0] <= day]
     policy = (thresholds.resolve_after_days, thresholds.retrain_cooldown_days)
     now_open = inc.open_on(inc.fold(upto, *policy), day)
     verdict, reasons = verdict_of(now_open)
-    changes = inc.changes_on(upto, day, *policy)
+    # Announced only when the day is the newest monitored: a rerun or a backfill of an earlier
+    # day updates the tables, but does not page anyone again or ask for another retraining.
+    newest = every_day[-1][0] == day
+    changes = inc.changes_on(upto, day, *policy) if newest else []
+    if not newest:
+        log.info("%s is not the newest monitored day: incident changes are not announced", day)
     for finding in found:
         log.warning("MONITORING FINDING %s", finding.message)
     log.info("monitoring %s: %s; %d incidents in total", day, verdict.upper(), len(incidents))
@@ -200,46 +218,13 @@ def monitor_day(
         reasons,
         [_incident_dict(i) for i in now_open],
         [{"event": c.event, **_incident_dict(c.incident)} for c in changes],
+        [
+            _incident_dict(c.incident)
+            for c in changes
+            if c.incident.retrain_requested_on == day and c.event != "resolved"
+        ],
     )
 
 
 def _incident_dict(incident: inc.Incident) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, date) else v for k, v in asdict(incident).items()}
-
-
-def _monitored_days(
-    tx: lake.Transaction, lake_root: Path, day: date, found: list[Finding]
-) -> list[tuple[date, list[Finding]]]:
-    """The findings of every monitored day: ``day``'s from memory, the others as committed (read
-    for update, so a concurrent change to any of them makes this commit conflict and retry)."""
-    days = [(day, found)]
-    for other in lake.list_partitions(lake_root, *tables.FINDINGS_DAILY.address):
-        if other == day:
-            continue
-        stored = tx.read_for_update(*tables.FINDINGS_DAILY.address, other)
-        rows = [] if stored is None else stored.to_pylist()
-        days.append((other, [_as_finding(r) for r in rows]))
-    return sorted(days, key=lambda d: d[0])
-
-
-def _stage_incidents(
-    tx: lake.Transaction,
-    lake_root: Path,
-    days: list[tuple[date, list[Finding]]],
-    thresholds: Thresholds,
-) -> list[inc.Incident]:
-    """Rewrite the partitions of ``monitoring.alerts`` (one per opening day) that changed."""
-    incidents = inc.fold(days, thresholds.resolve_after_days, thresholds.retrain_cooldown_days)
-    by_day: dict[date, list[dict[str, Any]]] = {}
-    for incident in incidents:
-        by_day.setdefault(incident.opened_on, []).append(incident.row())
-    stored = set(lake.list_partitions(lake_root, *tables.ALERTS.address))
-    for opened in stored - set(by_day):
-        tx.delete(*tables.ALERTS.address, opened)
-    schema = SCHEMAS[tables.ALERTS]
-    for opened, rows in by_day.items():
-        current = tx.read_for_update(*tables.ALERTS.address, opened) if opened in stored else None
-        fresh = pa.Table.from_pylist(rows, schema=schema)
-        if current is None or current.select(schema.names).to_pylist() != fresh.to_pylist():
-            tx.write(*tables.ALERTS.address, opened, fresh)
-    return incidents

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import html
 import os
+import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -188,7 +189,8 @@ def _links(perf_day: pd.DataFrame, links: ReportLinks | None) -> str:
     if not perf_day.empty:
         for version in str(perf_day["model_version"].iloc[0]).split(","):
             url = links.model_version("flight_delay", version)
-            parts.append(f"<a href='{html.escape(url)}'>MLflow model flight_delay v{version}</a>")
+            label = f"MLflow model flight_delay v{html.escape(version)}"
+            parts.append(f"<a href='{html.escape(url)}'>{label}</a>")
     return "<p>" + " · ".join(parts) + "</p>"
 
 
@@ -273,8 +275,15 @@ def write_report(
     page = _page(f"flight_delay monitoring {day}", body)
     path = folder / f"{day.isoformat()}.html"
     _write(path, page)
-    _write(folder / "latest.html", page)
-    _write(folder / "index.html", _index(folder, perf, alerts))
+    days = _page_days(folder)
+    if days[-1] == day:  # re-rendering an earlier day leaves latest.html the newest day's
+        _write(folder / "latest.html", page)
+    # The index shows every day as the tables have it now, not as of the day just rendered.
+    every_perf = _read(
+        lake_root, sql_root, tables.MODEL_PERFORMANCE_DAILY, days[-1], False, resources
+    )
+    every_alert = _read(lake_root, sql_root, tables.ALERTS, days[-1], False, resources)
+    _write(folder / "index.html", _index(days, every_perf, every_alert))
     return path
 
 
@@ -284,11 +293,21 @@ def _label(kind: str, subject: str) -> str:
     return f"{subject}{feed} ({kind.replace('_', ' ')})"
 
 
-def _index(folder: Path, perf: pd.DataFrame, alerts: pd.DataFrame) -> str:
-    days = sorted(p.stem for p in folder.glob("????-??-??.html"))
+def _page_days(folder: Path) -> list[date]:
+    """The days that have a page (other files in the folder are left alone)."""
+    days = []
+    for path in folder.glob("*.html"):
+        try:
+            days.append(date.fromisoformat(path.stem))
+        except ValueError:
+            continue
+    return sorted(days)
+
+
+def _index(days: list[date], perf: pd.DataFrame, alerts: pd.DataFrame) -> str:
     rows = []
-    for name in reversed(days):
-        day = date.fromisoformat(name)
+    for day in reversed(days):
+        name = day.isoformat()
         open_ = _open_on(alerts, day)
         critical = any(r["severity"] == "critical" for r in open_)
         verdict = "ok" if not open_ else "broken" if critical else "degraded"
@@ -318,6 +337,7 @@ def _page(title: str, body: list[str]) -> str:
 
 
 def _write(target: Path, text: str) -> None:
-    tmp = target.with_suffix(".html.tmp")
+    # A name of its own per writer: two runs rendering at once never replace each other's file.
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, target)

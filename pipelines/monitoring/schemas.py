@@ -77,6 +77,7 @@ SCHEMAS = {
             ("model_version", pa.string()),
         ]
     ),
+    tables.CHECKS_DAILY: pa.schema([("kind", pa.string()), ("checked", pa.bool_())]),
     tables.ALERTS: pa.schema(
         [
             ("incident_id", pa.string()),

@@ -18,7 +18,7 @@ share above training's, or a feature that always varied within a day turning con
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import models.flight_delay as fd
@@ -41,6 +41,9 @@ class Watch:
     # A level that moves gradually from day to day (temperature, pressure, traffic): a step
     # larger than any between training days is a broken feed, such as a change of unit.
     steady: bool = False
+    # One value for every flight of a day by construction (the weekday, the day's all-flights
+    # rate): being constant today is what it always is, not a stuck feed.
+    one_per_day: bool = False
 
 
 _ROW = "a property of each flight: the day's flights against training's"
@@ -71,6 +74,7 @@ _CALENDAR = Watch(
     Measure.NOT_MEASURED,
     "the calendar: every weekday occurs each week by construction, so a day cannot drift",
     "schedule",
+    one_per_day=True,
 )
 
 WATCHLIST: dict[str, Watch] = {
@@ -116,7 +120,7 @@ WATCHLIST: dict[str, Watch] = {
         "delay history",
     ),
     "flight_number_delay_rate_28d": _OUTCOME_RATE,
-    "all_flights_delay_rate_28d": _OUTCOME_RATE,
+    "all_flights_delay_rate_28d": replace(_OUTCOME_RATE, one_per_day=True),
     **{
         name: Watch(Measure.ROWS, _ROW, "aircraft")
         for name in ("plane_age_years", "plane_seats", "plane_engines")

@@ -113,6 +113,16 @@ class Transaction:
         self.changes.expect.setdefault(f"{layer}.{table}", {})[day.isoformat()] = rel
         return None if path is None else pq.read_table(path)
 
+    def partitions_for_update(self, layer: str, table: str) -> list[date]:
+        """The table's partitions in the current snapshot; the commit fails with
+        ``CommitConflict`` if another commit adds, replaces or withdraws any of them first (for
+        a result folded from a whole table)."""
+        layer, table = _checked(layer, table)
+        name = f"{layer}.{table}"
+        files = dict(snapshots.load(self.root).files(name))
+        self.changes.expect_tables[name] = files
+        return [date.fromisoformat(d) for d in sorted(files)]
+
     def delete(self, layer: str, table: str, day: date) -> None:
         """Withdraw partition ``dt=day`` in this commit (its file stays for older snapshots)."""
         _checked(layer, table)

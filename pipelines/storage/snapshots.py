@@ -56,6 +56,8 @@ class Changes:
     put: dict[str, dict[str, str]] = field(default_factory=dict)
     delete: dict[str, set[str]] = field(default_factory=dict)
     expect: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    # Whole tables read for update: every partition as it was (one added or withdrawn conflicts).
+    expect_tables: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
         return bool(self.put or self.delete)
@@ -170,6 +172,9 @@ def commit(root: Path, changes: Changes, run_id: str) -> Snapshot:
 
 
 def _check(root: Path, base: Snapshot, changes: Changes) -> None:
+    for name, files in changes.expect_tables.items():
+        if dict(base.files(name)) != files:
+            raise CommitConflict(f"{name} changed since it was read (another run committed it)")
     for name, days in changes.expect.items():
         for day, file in days.items():
             if base.files(name).get(day) != file:

@@ -8,11 +8,13 @@ connection. Both are configured in settings; unset, nothing is sent and the log 
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import urllib.error
 import urllib.request
 from typing import Any
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseNotifier
 
@@ -21,6 +23,18 @@ from pipelines.errors import PermanentError
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 10
+# Answers that a later attempt may not get: too many requests, a timeout at the far end.
+_TRANSIENT = {408, 425, 429}
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect would turn the POST into a GET without its body and report success."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
 
 
 class WebhookRejected(PermanentError):
@@ -28,8 +42,9 @@ class WebhookRejected(PermanentError):
 
 
 class IncidentWebhookNotifier(BaseNotifier):
-    """POST ``payload`` as JSON to ``url``. A connection fault or a 5xx raises ``OSError`` (the
-    task retries); a 4xx raises :class:`WebhookRejected` (it does not)."""
+    """POST ``payload`` as JSON to ``url``. A connection fault, a 5xx, 408 or 429 raises
+    ``OSError`` (the task retries); any other 4xx, a redirect or a URL that is not http(s)
+    raises :class:`WebhookRejected` (it does not: the setting needs fixing)."""
 
     # Nothing is templated: incident text is data, never a Jinja template.
     template_fields = ()
@@ -39,15 +54,22 @@ class IncidentWebhookNotifier(BaseNotifier):
         self.url, self.payload = url, payload
 
     def notify(self, context: Any) -> None:
+        if urlsplit(self.url).scheme not in ("http", "https"):
+            raise WebhookRejected("NIGHTSHIFT_ALERT_WEBHOOK_URL must be an http(s) URL")
         body = json.dumps(self.payload, default=str).encode("utf-8")
         request = urllib.request.Request(
             self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
                 response.read()
         except urllib.error.HTTPError as exc:
-            if 400 <= exc.code < 500:
+            if 300 <= exc.code < 400:
+                raise WebhookRejected(
+                    f"the alert webhook redirected (HTTP {exc.code}) to "
+                    f"{exc.headers.get('Location')}: set NIGHTSHIFT_ALERT_WEBHOOK_URL to that URL"
+                ) from exc
+            if 400 <= exc.code < 500 and exc.code not in _TRANSIENT:
                 raise WebhookRejected(
                     f"the alert webhook refused the notification: HTTP {exc.code} {exc.reason}; "
                     "check NIGHTSHIFT_ALERT_WEBHOOK_URL"
@@ -71,7 +93,9 @@ def incident_notifiers(
                 to=[a.strip() for a in email_to.split(",") if a.strip()],
                 subject=f"[nightshift] {payload['event']}: {incident['kind']} of "
                 f"{incident['subject']} ({incident['severity']})",
-                html_content="<pre>" + json.dumps(payload, indent=2, default=str) + "</pre>",
+                html_content="<pre>"
+                + html.escape(json.dumps(payload, indent=2, default=str))
+                + "</pre>",
             )
         )
     return notifiers

@@ -146,12 +146,14 @@ def monitor(context: Mapping[str, Any]) -> dict[str, Any]:
         "reasons": last.reasons,
         "open_incidents": last.open_incidents,
         "changes": [c for d in days for c in d.changes],
+        "retrain": [r for d in days for r in d.retrain],
         "findings": [a for d in days for a in d.alerts],
         "report": str(pages[-1]),
         "links": {"airflow": links.airflow_run, "report": str(pages[-1])},
     }
 
 
+@fails_fast
 def notify_incidents(context: Mapping[str, Any], monitored: Mapping[str, Any]) -> int:
     """Send one notification per incident change of the run (opened, escalated, resolved) to
     the configured webhook and email; the number sent (0: nothing changed or nothing set)."""
@@ -160,7 +162,7 @@ def notify_incidents(context: Mapping[str, Any], monitored: Mapping[str, Any]) -
     settings = get_settings()
     url = None if settings.alert_webhook_url is None else settings.alert_webhook_url
     webhook = None if url is None else url.get_secret_value()
-    if webhook is None and not settings.alert_email_to:
+    if not webhook and not settings.alert_email_to:
         if monitored.get("changes"):
             log.info("no NIGHTSHIFT_ALERT_WEBHOOK_URL or NIGHTSHIFT_ALERT_EMAIL_TO: not sent")
         return 0
@@ -174,7 +176,7 @@ def notify_incidents(context: Mapping[str, Any], monitored: Mapping[str, Any]) -
             "verdict": monitored.get("verdict"),
             "links": monitored.get("links", {}),
         }
-        for notifier in incident_notifiers(webhook, settings.alert_email_to, payload):
+        for notifier in incident_notifiers(webhook or None, settings.alert_email_to, payload):
             # notify, not notifier(context): calling it would log a failure and swallow it.
             notifier.notify(context)  # type: ignore[arg-type]
             sent += 1
@@ -207,11 +209,7 @@ def retraining_request(
     trains on data up to and including the day that raised it.
     """
     run = RunContext.from_airflow(context)
-    requested = [
-        c
-        for c in monitored.get("changes", [])
-        if c["event"] == "opened" and c.get("retrain_requested_on")
-    ]
+    requested = list(monitored.get("retrain", []))
     if not requested:
         return None
     for change in requested:

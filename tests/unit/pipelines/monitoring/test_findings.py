@@ -111,7 +111,7 @@ def test_a_flight_level_feature_that_shifts_is_drift_that_asks_for_retraining(
     profile: dict,
 ) -> None:
     today = day_frame(LATER[0], 300, seed=3)
-    today["carrier"] = "ZZ"  # an airline the model never saw
+    today.loc[:149, "carrier"] = "ZZ"  # half the flights by an airline the model never saw
     [hit] = _check(profile, today)[1]
     assert (hit.kind, hit.item, hit.severity, hit.remedy) == (DRIFT, "carrier", WARNING, RETRAIN)
     assert hit.value > LIMITS.max_psi
@@ -150,3 +150,30 @@ def test_volume_findings_only_when_scoring_was_expected() -> None:
     [few] = volume_findings(day, 450, 900, scored_before=True, thresholds=LIMITS)
     assert few.severity == WARNING and "450 of 900" in few.message
     assert volume_findings(day, 880, 900, scored_before=True, thresholds=LIMITS) == []
+
+
+def test_a_categorical_feed_stuck_at_one_value_is_broken_not_drift(profile: dict) -> None:
+    today = day_frame(LATER[0], 300, seed=3)
+    today["carrier"] = "ZZ"
+    [hit] = [f for f in _check(profile, today)[1] if f.item == "carrier"]
+    assert (hit.severity, hit.remedy) == (CRITICAL, FIX_FEED) and "same value (ZZ)" in hit.message
+
+
+def test_a_column_gone_from_the_features_is_a_missing_feature(profile: dict) -> None:
+    today = day_frame(LATER[0], 300, seed=3).drop(columns=["wx_temp_f"])
+    [hit] = _check(profile, today)[1]
+    assert (hit.kind, hit.item, hit.severity) == (MISSING_FEATURE, "wx_temp_f", CRITICAL)
+
+
+def test_a_day_without_flights_is_a_broken_feed_and_judges_no_drift(profile: dict) -> None:
+    [hit] = volume_findings(LATER[0], None, 0, scored_before=True, thresholds=LIMITS)
+    assert (hit.kind, hit.severity, hit.remedy) == (VOLUME, CRITICAL, FIX_FEED)
+
+
+def test_a_profile_without_daily_references_says_what_it_cannot_check() -> None:
+    old = feature_profile(pd.concat([day_frame(d, 300, seed=3) for d in TRAINING_DAYS]))
+    for spec in old.values():
+        spec.pop("daily", None)
+    rows, found = _check(old, day_frame(LATER[0], 300, seed=3))
+    row = next(r for r in rows if r["feature"] == "wx_temp_f")
+    assert "no daily reference" in row["note"] and found == []

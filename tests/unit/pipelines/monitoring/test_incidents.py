@@ -77,3 +77,34 @@ def test_changes_say_what_each_day_did() -> None:
 def test_the_fold_does_not_depend_on_the_order_days_arrive_in() -> None:
     days = _days({2: [_perf(D[2])], 3: [_feed(D[3])], 4: [_perf(D[4])]})
     assert fold(list(reversed(days)), 2, 7) == fold(days, 2, 7)
+
+
+def test_a_day_that_could_not_judge_performance_is_not_a_quiet_day() -> None:
+    # Scoring stopped after 03-03: no predictions, so no performance check on 03-04..03-07.
+    days = [(D[i], [_perf(D[i])] if i in (2, 3) else [], None) for i in range(4)]
+    days += [(D[i], [], frozenset({"volume", "drift", "missing_feature"})) for i in range(4, 8)]
+    [incident] = fold(days, resolve_after=2, cooldown=7)
+    assert incident.status == OPEN and incident.resolved_on is None
+    days.append((D[8], [], None))
+    days.append((D[9], [], None))
+    [incident] = fold(days, resolve_after=2, cooldown=7)
+    assert incident.resolved_on == D[9]  # two days that judged performance and found nothing
+
+
+def test_a_broken_feed_outranks_retraining_in_the_same_incident() -> None:
+    drift = Finding(DRIFT, "weather", "wx_humidity_pct", WARNING, RETRAIN, "range")
+    [incident] = fold(_days({3: [drift, _feed(D[3])]}), resolve_after=2, cooldown=0)
+    assert incident.remedy == FIX_FEED and incident.retrain_requested_on is None
+    [later] = fold(_days({3: [drift], 4: [_feed(D[4])], 5: [drift]}), 2, 0)
+    assert later.remedy == FIX_FEED  # once the feed broke, the incident is the feed's
+
+
+def test_an_incident_opened_in_the_cool_down_asks_for_retraining_when_it_ends() -> None:
+    drift = Finding(DRIFT, "schedule", "carrier", WARNING, RETRAIN, "psi")
+    days = _days({0: [drift], **{i: [_perf(D[i])] for i in range(2, 12)}}, 12)
+    incidents = {i.kind: i for i in fold(days, resolve_after=3, cooldown=7)}
+    assert incidents[DRIFT].retrain_requested_on == D[0]
+    assert incidents[PERFORMANCE].opened_on == D[2]
+    assert incidents[PERFORMANCE].retrain_requested_on == D[7]  # the cool-down's first day out
+    assert [c.event for c in changes_on(days, D[7], 3, 7)] == ["retraining requested"]
+    assert changes_on(days, D[8], 3, 7) == []  # once per incident

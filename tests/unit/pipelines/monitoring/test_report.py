@@ -101,7 +101,7 @@ def test_a_day_opens_with_its_verdict_and_links_to_its_run_model_and_neighbours(
     index = (reports / "monitoring" / "index.html").read_text()
     assert index.index("2013-03-02.html") < index.index("2013-03-01.html")  # newest first
     assert "DEGRADED" in index and "OK" in index
-    assert not list((reports / "monitoring").glob("*.tmp"))
+    assert not [p for p in (reports / "monitoring").iterdir() if p.name.endswith(".tmp")]
 
 
 def test_the_performance_chart_names_every_line_and_threshold_in_its_legend() -> None:
@@ -129,3 +129,24 @@ def test_a_day_without_monitoring_rows_still_gets_a_page_saying_so(
     )
     page = page_path.read_text()
     assert "OK: no incident is open" in page and "<img" not in page
+
+
+def test_re_rendering_an_earlier_day_keeps_the_index_and_latest_as_they_are(
+    tmp_path: Path, sql_root: Path
+) -> None:
+    lake_root, reports = tmp_path / "lake", tmp_path / "reports"
+    _lake(lake_root)
+    degraded = SimpleNamespace(verdict="degraded", reasons=["ROC-AUC"])
+    write_report(
+        lake_root, sql_root, reports, DAYS[0], SimpleNamespace(verdict="ok", reasons=[]), LIMITS
+    )
+    newest = write_report(lake_root, sql_root, reports, DAYS[1], degraded, LIMITS).read_text()
+    index = (reports / "monitoring" / "index.html").read_text()
+    (reports / "monitoring" / "notes-for-oncall.html").write_text("not a day")
+
+    write_report(
+        lake_root, sql_root, reports, DAYS[0], SimpleNamespace(verdict="ok", reasons=[]), LIMITS
+    )
+
+    assert (reports / "monitoring" / "latest.html").read_text() == newest
+    assert (reports / "monitoring" / "index.html").read_text() == index  # 03-02 still DEGRADED

@@ -250,3 +250,22 @@ def test_a_commit_whose_file_vanished_conflicts(tmp_path: Path) -> None:
     with pytest.raises(lake.CommitConflict, match="vanished"):
         tx.commit()
     assert not lake.has_partition(tmp_path, "raw", "flights", DAY)
+
+
+def test_a_result_folded_from_a_whole_table_conflicts_when_a_day_is_added_meanwhile(
+    tmp_path: Path,
+) -> None:
+    lake.write_partition(tmp_path, "monitoring", "findings_daily", DAY, _rows(1), "first")
+    slow, fast = lake.Transaction(tmp_path, "slow"), lake.Transaction(tmp_path, "fast")
+    assert slow.partitions_for_update("monitoring", "findings_daily") == [DAY]
+    later = DAY + timedelta(days=1)
+    fast.write("monitoring", "findings_daily", later, _rows(1))  # a day slow never saw
+    fast.commit()
+    slow.write("monitoring", "alerts", DAY, _rows(1))
+    with pytest.raises(lake.CommitConflict, match=r"monitoring\.findings_daily changed"):
+        slow.commit()
+    assert not lake.has_partition(tmp_path, "monitoring", "alerts", DAY)
+    again = lake.Transaction(tmp_path, "slow")
+    assert again.partitions_for_update("monitoring", "findings_daily") == [DAY, later]
+    again.write("monitoring", "alerts", DAY, _rows(1))
+    again.commit()  # folded on what is there now: no conflict

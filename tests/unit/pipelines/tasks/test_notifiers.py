@@ -69,6 +69,42 @@ def test_a_refused_notification_does_not_retry_and_an_unreachable_hook_does(hook
         IncidentWebhookNotifier("http://127.0.0.1:9/closed", {}).notify({})
 
 
+@pytest.mark.parametrize("status", [408, 429])
+def test_a_busy_webhook_is_retried(hook: str, status: int) -> None:
+    _Hook.status = status
+    with pytest.raises(OSError, match=str(status)):
+        IncidentWebhookNotifier(hook, {}).notify({})
+
+
+def test_a_redirect_is_refused_rather_than_losing_the_payload(hook: str) -> None:
+    _Hook.status = 301
+    with pytest.raises(WebhookRejected, match="redirected"):
+        IncidentWebhookNotifier(hook, {"event": "opened"}).notify({})
+    assert [r["type"] for r in _Hook.received] == ["application/json"]  # no body-less GET
+
+
+def test_a_webhook_that_is_not_http_is_refused() -> None:
+    with pytest.raises(WebhookRejected, match="http"):
+        IncidentWebhookNotifier("file:///etc/passwd", {}).notify({})
+
+
+def test_a_refused_notification_fails_the_task_without_retry(
+    hook: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipelines.settings import get_settings
+
+    _Hook.status = 400
+    monkeypatch.setenv("NIGHTSHIFT_ALERT_WEBHOOK_URL", hook)
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(AirflowFailException, match="WebhookRejected"):
+            notify_incidents({}, {"changes": [{"event": "opened", **INCIDENT}]})
+    finally:
+        get_settings.cache_clear()
+
+
 def test_settings_choose_the_notifiers() -> None:
     payload = {"event": "opened", "incident": INCIDENT}
     assert incident_notifiers(None, None, payload) == []
