@@ -8,24 +8,23 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# The demo, through Airflow: flights_daily one run per day for DEMO_START..DEMO_DAILY_END, then
-# one coarse run (params start/end) to DEMO_END; training as of DEMO_TRAIN_AS_OF on the 59 days of
-# January-February (holdout: the last 14); scoring of the days from DEMO_TRAIN_AS_OF through
-# DEMO_END (one coarse run, then the last day as a nightly run would), monitored day by day.
+# The demo, through Airflow's scheduler (`nightshift demo` starts and stops it): flights_daily
+# for DEMO_START..DEMO_END (exclusive), one coarse run and then a nightly run for each of the last
+# DEMO_NIGHTLY_DAYS days; training as of DEMO_TRAIN_AS_OF on the 59 days of January-February
+# (holdout: the last 14); scoring from DEMO_TRAIN_AS_OF through DEMO_END (one coarse run, then
+# the last night's run), monitored day by day.
 DEMO_START ?= 2013-01-01
-DEMO_DAILY_END ?= 2013-01-08
 DEMO_END ?= 2013-03-15
+DEMO_NIGHTLY_DAYS ?= 4
 DEMO_TRAIN_AS_OF ?= 2013-03-01
-# The runs are named by the day they process: the run of DEMO_TRAIN_DAY trains as of the day
-# after it and scores that day; the run of DEMO_LAST_DAY scores DEMO_END.
-DEMO_TRAIN_DAY ?= 2013-02-28
-DEMO_LAST_DAY ?= 2013-03-14
 DEMO_TRAIN_CONF ?= {"window_days": 59}
-DEMO_LOG := data/demo-airflow.log
+# The schedule window of the demo's Airflow (and of `make airflow` after it) ends on the last day
+# with data, so unpausing a DAG in the UI schedules no day the landing files do not have.
+demo airflow screenshots: export NIGHTSHIFT_SCHEDULE_END ?= 2013-03-14
 # `airflow standalone` spawns `airflow` by name: the venv's bin must be on PATH.
 AIRFLOW_ENV = export PATH="$(CURDIR)/$(BIN):$$PATH" && eval "$$($(BIN)/nightshift airflow-env)"
 
-.PHONY: help install demo test test-unit lint format airflow mlflow warehouse bench clean
+.PHONY: help install demo test test-unit lint format airflow mlflow warehouse bench clean screenshots
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
@@ -39,23 +38,12 @@ $(STAMP): pyproject.toml requirements/constraints.txt
 install: $(STAMP) ## Create .venv and install pinned dependencies (skipped when nothing changed)
 
 demo: $(STAMP) ## Data path, training, scoring and monitoring through Airflow on Jan-Mar 2013
-	@mkdir -p data && : > $(DEMO_LOG)
 	$(BIN)/nightshift generate-landing --start $(DEMO_START) --end $(DEMO_END)
-	$(call demo_step,flights_daily --start $(DEMO_START) --end $(DEMO_DAILY_END))
-	$(call demo_step,flights_daily --coarse --start $(DEMO_DAILY_END) --end $(DEMO_END))
-	$(call demo_step,flight_delay_training --start $(DEMO_TRAIN_DAY) --end $(DEMO_TRAIN_AS_OF) --conf '$(DEMO_TRAIN_CONF)')
-	$(call demo_step,flight_delay_scoring --coarse --start $(DEMO_TRAIN_DAY) --end $(DEMO_LAST_DAY))
-	$(call demo_step,flight_delay_scoring --start $(DEMO_LAST_DAY) --end $(DEMO_END))
-	@grep -E '^(flights_daily|flight_delay_training|flight_delay_scoring) ' $(DEMO_LOG) || true
+	$(BIN)/nightshift demo --start $(DEMO_START) --end $(DEMO_END) \
+		--nightly-days $(DEMO_NIGHTLY_DAYS) --train-as-of $(DEMO_TRAIN_AS_OF) --train-conf '$(DEMO_TRAIN_CONF)'
 	$(BIN)/nightshift summary --start $(DEMO_START) --end $(DEMO_END)
 	$(BIN)/nightshift models
 	$(BIN)/nightshift scores --day $(DEMO_END) --start $(DEMO_TRAIN_AS_OF)
-
-# One `nightshift run-dag` of the demo, logged to $(DEMO_LOG); on failure, show the log's tail.
-define demo_step
-	$(BIN)/nightshift run-dag $(1) >> $(DEMO_LOG) 2>&1 \
-		|| { tail -50 $(DEMO_LOG); echo "demo failed: full log in $(DEMO_LOG)"; exit 1; }
-endef
 
 test: $(STAMP) ## Run every test (PostgreSQL must be up on 127.0.0.1:5432)
 	$(BIN)/python -m pytest
@@ -77,6 +65,7 @@ airflow: $(STAMP) ## Start Airflow (standalone: UI on http://localhost:8080) on 
 	$(AIRFLOW_ENV) && airflow standalone
 
 mlflow: $(STAMP) ## MLflow UI on http://127.0.0.1:5000 over the local store (runs, metrics, plots)
+	@echo "MLflow UI, classic view: http://127.0.0.1:5000/#/models/flight_delay?workflowType=machine_learning"
 	eval "$$($(BIN)/nightshift mlflow-env)" && $(BIN)/mlflow ui --backend-store-uri "$$MLFLOW_TRACKING_URI" \
 		--default-artifact-root "$$NIGHTSHIFT_MLFLOW_ARTIFACT_URI" --host 127.0.0.1 --port 5000
 
@@ -88,3 +77,6 @@ bench: $(STAMP) ## Stage seconds and peak memory at 1x-10,000x a real day (ARGS=
 
 clean: ## Delete generated data (lake, landing files, warehouse, Airflow home, MLflow store)
 	rm -rf data
+
+screenshots: $(STAMP) ## After `make demo`: open the Airflow log, the report and the model card in headless Chromium, keep PNGs
+	$(BIN)/python docs/screenshots.py

@@ -61,10 +61,18 @@ measures how the predictions made for **D** did now that D's outcomes are in.
   payload is wrong (`WebhookRejected`, no retry); fix the setting and clear the task.
 
 #### Rerun and backfill
-Every task replaces its own partitions (and the published day, in one transaction). Backfill from
-the UI or `airflow backfill create --dag-id flight_delay_scoring --from-date ... --to-date ...`;
-with params `{"start": ..., "end": ...}` one run covers a range. Backfilled days are scored by
-today's champion unless `model_version_policy` is `champion_on_date`.
+Every task replaces its own partitions (and the published day, in one transaction). As for
+`flights_daily`, the UI's dates are firing times: the run of day D fires at D+1 00:00 and scores
+D+1.
+1. **One day**: **Trigger**, **Logical date** = midnight after D, **Trigger**.
+2. **One run per day**: **Trigger → Backfill**, **From**/**To** = the day after the first and
+   the last day D, **Reprocess behaviour** `Missing Runs` or `All Runs`, **Max active runs** `1`
+   (each day's monitoring folds the incidents of the days before it), **Run backfill**; or
+   `airflow backfill create --dag-id flight_delay_scoring --from-date ... --to-date ...`.
+3. **One run over a range**: **Trigger** with params `{"start": ..., "end": ...}` (run days,
+   end exclusive).
+Backfilled days are scored by today's champion unless `model_version_policy` is
+`champion_on_date`.
 """
 
 from __future__ import annotations

@@ -29,6 +29,14 @@ hyperparameter search, the rest the training slice.
 - **evaluate_and_promote** — safe to clear and rerun: it only re-reads the holdout and the
   registry; a version that is already champion is left as it is.
 
+#### Trigger and backfill
+**Trigger** with params: `as_of` (train on the `window_days` before it, exclusive), `window_days`,
+`holdout_days`, `search_budget`; the form's fields and bounds come from the training config.
+Leave the logical date as it is when `as_of` is set. Weekly runs do not catch up missed weeks
+(`catchup=False`): to refit as of past weeks, trigger one run per `as_of`, oldest first (each
+compares against the champion the previous one left). A backfill (**Trigger → Backfill**) does
+the same for the Mondays in its range, in order (`max_active_runs` is 1).
+
 See every run in MLflow (`make mlflow`, experiment `flight_delay`).
 """
 
@@ -52,7 +60,9 @@ from pipelines.training.config import PARAMS as TRAINING_PARAMS
     ),
     # The first weeks have too little history to train on.
     **schedule_window(lead_setting="training_lead_days"),
-    catchup=True,
+    # No catch-up: after an outage (or on unpausing) one fit on the latest week is wanted, not
+    # one per missed week, each replacing the last.
+    catchup=False,
     # Runs compare against the champion: one at a time, in order.
     max_active_runs=1,
     default_args=DEFAULT_ARGS,

@@ -47,11 +47,19 @@ params to cover a month).
   features that read it: one run with params `{"start": X, "end": X+29}`.
 
 #### Rerun and backfill
-Every task replaces its own partitions, so a rerun never duplicates rows. Backfill from the UI
-(**Trigger → Backfill**) or the CLI; the dates are firing times, one day after the day processed:
-`airflow backfill create --dag-id flights_daily --from-date 2013-02-02 --to-date 2013-03-01
---reprocess-behavior completed` processes February. For one run over a whole month, trigger with
-params `{"start": "2013-02-01", "end": "2013-03-01"}` (end exclusive).
+Every task replaces its own partitions, so a rerun never duplicates rows. The dates the UI asks
+for are firing times, one day after the day processed.
+1. **One day**: **Trigger**, **Logical date** = midnight after the day (day 2013-03-10:
+   `2013-03-11 00:00`), params empty, **Trigger**. (The default logical date, now, lies after
+   the schedule window: Airflow would create the run with no task.)
+2. **One run per day**: **Trigger → Backfill**, **From** = the day after the first day, **To** =
+   the day after the last (February: `2013-02-02` to `2013-03-01`), **Reprocess behaviour**
+   `Missing Runs` (days with no run yet) or `All Runs` (redo them), **Max active runs** `1`
+   (each day's features read the days before it), **Run backfill**. The CLI's equivalent:
+   `airflow backfill create --dag-id flights_daily --from-date 2013-02-02 --to-date 2013-03-01
+   --reprocess-behavior completed --max-active-runs 1`.
+3. **One run over a range**: **Trigger** with params `start`/`end` (`2013-02-01`, `2013-03-01`,
+   end exclusive); extract and validation map over chunks, features build in one pass.
 """
 
 from __future__ import annotations

@@ -94,7 +94,8 @@ def _figure(title: str):
     matplotlib.use("Agg")  # no display on workers; must precede pyplot
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=100)
+    # Constrained layout sizes the axes around the title, labels and legend, so none is clipped.
+    fig, ax = plt.subplots(figsize=(5.5, 4.5), dpi=100, layout="constrained")
     ax.set_title(title)
     ax.grid(alpha=0.3)
     return fig, ax
@@ -133,11 +134,14 @@ def curves_figures(y_true, scores: dict[str, np.ndarray]) -> dict[str, object]:
 
 
 def importance_figure(importance: dict[str, float], top: int = 20):
-    """Horizontal bars of the ``top`` largest importances."""
+    """Horizontal bars of the ``top`` largest importances, largest on top, each with its value."""
     items = sorted(importance.items(), key=lambda kv: kv[1], reverse=True)[:top][::-1]
-    fig, ax = _figure(f"Permutation importance (holdout ROC-AUC drop), top {len(items)}")
-    fig.set_size_inches(6.5, 0.28 * len(items) + 1.5)
-    ax.barh([k for k, _ in items], [v for _, v in items])
+    # Two short title lines: one long line is wider than the axes once the feature names take
+    # the left of the figure, and was clipped.
+    fig, ax = _figure(f"Permutation importance, top {len(items)} features\n(holdout ROC-AUC drop)")
+    fig.set_size_inches(7.0, 0.3 * len(items) + 1.8)
+    bars = ax.barh([k for k, _ in items], [v for _, v in items])
+    ax.bar_label(bars, fmt="%.4f", padding=2, fontsize="small")
+    ax.margins(x=0.15)  # room for the value labels of the longest bars
     ax.set_xlabel("mean decrease in ROC-AUC when the feature is shuffled")
-    fig.tight_layout()
     return fig

@@ -22,6 +22,9 @@ LAYERS = (
     "monitoring",
     "marts",
 )
+# Layers of SQL views (``sql/<layer>/*.sql``) the warehouse defines over the lake tables; not lake
+# folders. ``marts`` is both: its tables are views, named in the lake's layer order.
+VIEW_LAYERS = ("staging", "marts")
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,14 @@ MONITORING_TABLES = (
     ALERTS,
 )
 
+# Staging models: SQL views (``sql/staging``) that rename and type the raw tables for the stages.
+STAGING = (
+    LakeTable("staging", "stg_flight_outcomes", FLIGHT_KEY),
+    LakeTable("staging", "stg_flight_schedule", FLIGHT_KEY),
+    LakeTable("staging", "stg_planes", ("snapshot_date", "tailnum")),
+    LakeTable("staging", "stg_weather", ("origin", "observed_hour_utc")),
+)
+
 # Analyst marts: SQL views in the warehouse (``sql/marts``), not partitions.
 ROUTE_RISK_DAILY = LakeTable("marts", "route_risk_daily", ("flight_date", "origin", "dest"))
 MODEL_PERFORMANCE = LakeTable("marts", "model_performance", ("dt",))
@@ -148,12 +159,15 @@ MARTS = (ROUTE_RISK_DAILY, MODEL_PERFORMANCE, REALIZED_PERFORMANCE_BY_SLICE)
 
 def published() -> tuple[LakeTable, ...]:
     """Every table an analyst finds in the warehouse and the data dictionary documents."""
+    intake = DAILY_TABLES + NEXT_DAY_TABLES + REFERENCE_TABLES
     return (
-        *(raw(t) for t in DAILY_TABLES + NEXT_DAY_TABLES + REFERENCE_TABLES),
+        *(raw(t) for t in intake),
         VALIDATION_RESULTS,
         NEXT_DAY_VALIDATION_RESULTS,
         VALIDATION_HISTORY,
         NEXT_DAY_VALIDATION_HISTORY,
+        *(quarantine(t) for t in intake),
+        *STAGING,
         FLIGHT_FEATURES,
         SCORING_FEATURES,
         PREDICTIONS,

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import Any
 
 from pipelines.dates import Interval
@@ -42,11 +43,21 @@ class DayRun:
     reasons: dict[str, str] = field(default_factory=dict)
     # The tracebacks of those tasks (dag.test() writes no task log files of its own).
     log_file: Path | None = None
+    # How long the run took, start to end.
+    seconds: float | None = None
 
     @property
     def alerted(self) -> bool:
         """Failed only because monitoring marked it: the data path itself succeeded."""
         return self.state == "failed" and self.failed_tasks == [ALERTING_TASK]
+
+
+def duration(seconds: float | None) -> str:
+    """``4.2 s``, ``1 min 05 s``; empty when unknown."""
+    if seconds is None:
+        return ""
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{seconds:.1f} s"
 
 
 class RunRequestError(ValueError):
@@ -86,6 +97,14 @@ def check_request(
             f"{dag.dag_id} processes days from {earliest} on (start_date "
             f"{dag.start_date:%Y-%m-%d}); {first} is earlier, so no task would run"
         )
+    last = interval.end - timedelta(days=1)
+    if dag.end_date is not None and run_time(last) - timedelta(days=1) >= dag.end_date:
+        # After end_date too, Airflow would create the run with no task instances.
+        latest = (dag.end_date - timedelta(days=1)).date()
+        raise RunRequestError(
+            f"{dag.dag_id} processes days up to {latest} (its schedule window, "
+            f"NIGHTSHIFT_SCHEDULE_END); {last} is later, so no task would run"
+        )
     unknown = sorted(set(conf or {}) - set(dag.params))
     if unknown:
         known = ", ".join(sorted(dag.params)) or "none"
@@ -123,7 +142,7 @@ def _one_line(error: BaseException) -> str:
 
 
 @contextmanager
-def _watching_tasks(errors: dict[str, BaseException]) -> Iterator[None]:
+def _watching_tasks(errors: dict[str, BaseException], label: str = "") -> Iterator[None]:
     """Keep each failed task's exception, and end dag.test() after a task if a stop arrived.
 
     ``dag.test()`` runs each task through ``airflow.sdk.definitions.dag._run_task`` and drops its
@@ -136,17 +155,26 @@ def _watching_tasks(errors: dict[str, BaseException]) -> Iterator[None]:
     run_task = sdk_dag._run_task
 
     def watched(*, ti, task, run_triggerer: bool = False):
+        began = monotonic()
         try:
             result = run_task(ti=ti, task=task, run_triggerer=run_triggerer)
         finally:
             stopping.reinstall()
-        if result is not None and result.error is not None:
-            errors[ti.task_id] = result.error
+        error = result.error if result is not None else None
+        if error is not None:
+            errors[ti.task_id] = error
+        _progress(ti, label, "failed" if error is not None else "done", monotonic() - began)
         stopping.raise_if_requested()
         return result
 
     with mock.patch.object(sdk_dag, "_run_task", watched):
         yield
+
+
+def _progress(ti, label: str, state: str, seconds: float) -> None:
+    """One line per task as it ends: ``  flights_daily 2013-03-08: extract done in 1.2 s``."""
+    mapped = f" [{ti.map_index}]" if getattr(ti, "map_index", -1) >= 0 else ""
+    print(f"  {ti.dag_id} {label}: {ti.task_id}{mapped} {state} in {seconds:.1f} s", flush=True)
 
 
 def _write_failures(dag_id: str, label: str, errors: dict[str, BaseException]) -> Path | None:
@@ -199,8 +227,9 @@ def _run(dag, label: str, logical: datetime, conf: dict[str, Any] | None) -> Day
         )
     _fail_fast(dag)
     errors: dict[str, BaseException] = {}
+    began = monotonic()
     try:
-        with _watching_tasks(errors):
+        with _watching_tasks(errors, label):
             dagrun = dag.test(logical_date=logical, run_conf=conf or None)
     except stopping.RunStopped:
         _close_stopped_run(dag.dag_id, logical)
@@ -214,7 +243,8 @@ def _run(dag, label: str, logical: datetime, conf: dict[str, Any] | None) -> Day
     reasons = {task_id: _one_line(error) for task_id, error in errors.items() if task_id in failed}
     log_file = _write_failures(dag.dag_id, label, {t: errors[t] for t in reasons})
     log.info("%s %s: %s %s", dag.dag_id, label, dagrun.state, failed or "")
-    return DayRun(label, dagrun.run_id, str(dagrun.state), failed, reasons, log_file)
+    took = monotonic() - began
+    return DayRun(label, dagrun.run_id, str(dagrun.state), failed, reasons, log_file, took)
 
 
 def run_time(day: date) -> datetime:

@@ -15,9 +15,13 @@ from pipelines.settings import get_settings
 NEXT_STEPS = """
 Next:
   make airflow     # the Airflow UI on http://localhost:8080: these runs, their logs, backfills
-  .venv/bin/nightshift query "select dt, count(*) from features.flight_features group by dt"
-  # Python, same sandbox: from pipelines.ops.summaries import query; query("{warehouse}", sql)
-"""
+  .venv/bin/nightshift query "select dt, count(*) from features.flight_features group by dt order by dt"
+  .venv/bin/nightshift query "select * from marts.model_performance" -o performance.csv
+  # From Python, in the same sandbox:
+  .venv/bin/python -c "from pipelines.ops.summaries import query; print(query('{warehouse}', 'select 42'))"
+"""  # noqa: E501 (commands to copy whole)
+# No DuckDB CLI is installed on purpose: the one on PyPI (duckdb-cli 1.5.x) cannot open a file
+# written by DuckDB 2.x, and `nightshift query` applies the analysts' sandbox besides.
 
 
 def _interval(args: argparse.Namespace) -> Interval:
@@ -28,10 +32,16 @@ def _interval(args: argparse.Namespace) -> Interval:
 
 def cmd_generate_landing(args: argparse.Namespace) -> int:
     from pipelines.ingest.sources.files import generate_landing
+    from pipelines.ingest.sources.nycflights import OutsideTheSample
+    from pipelines.ops.run_args import UsageError
 
     settings = get_settings()
-    written = generate_landing(settings.landing_root, _interval(args))
-    print(f"landing files for {_interval(args)} in {settings.landing_root}: {written}")
+    interval = _interval(args)
+    try:
+        written = generate_landing(settings.landing_root, interval)
+    except OutsideTheSample as exc:
+        raise UsageError(str(exc)) from None
+    print(f"landing files for {interval} in {settings.landing_root}: {written}")
     return 0
 
 
@@ -46,7 +56,24 @@ def cmd_airflow_env(args: argparse.Namespace) -> int:
 def cmd_run_dag(args: argparse.Namespace) -> int:
     from pipelines.ops.run_command import run_dag
 
-    return run_dag(args.dag_id, args.start, args.end, args.conf, coarse=args.coarse)
+    return run_dag(
+        args.dag_id, args.start, args.end, args.conf, coarse=args.coarse, verbose=args.verbose
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pipelines.ops import run_args
+    from pipelines.ops.demo import DemoPlan, run_demo
+
+    interval = run_args.parse_interval(args.start, args.end)
+    plan = DemoPlan(
+        start=interval.start,
+        end=interval.end,
+        nightly_days=args.nightly_days,
+        train_as_of=run_args.parse_day(args.train_as_of, "--train-as-of"),
+        train_conf=run_args.parse_conf(args.train_conf) or {},
+    )
+    return run_demo(get_settings(), plan)
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -104,19 +131,33 @@ def cmd_models(args: argparse.Namespace) -> int:
     print(
         "\nOn the version's holdout: ROC-AUC of the version, of the route-rate baseline and of the"
         "\nchampion it faced; Brier score of the version and of the baseline (lower is better)."
+        "\nEach version's page has its model card: data, metrics, calibration, top features, and"
+        "\nthe promotion decision with its reason."
     )
-    print("MLflow UI with every run, metric and plot: make mlflow  (http://127.0.0.1:5000)")
+    print("\nMLflow UI (make mlflow), every run, metric and plot:")
+    for what, url in registry.ui_links(client, "http://127.0.0.1:5000", fd.MODEL_NAME).items():
+        print(f"  {what + ':':7} {url}")
     return 0
 
 
 def cmd_scores(args: argparse.Namespace) -> int:
     """The riskiest flights of a scored day and the realized performance before it."""
-    from pipelines.ops.run_args import parse_day
-    from pipelines.ops.summaries import QueryError, format_rows, query
+    from pipelines.ops.run_args import UsageError, parse_day
+    from pipelines.ops.summaries import QueryError, day_ranges, format_rows, query, scored_days
     from pipelines.storage.sql import load_sql
 
     settings = get_settings()
     day, start = parse_day(args.day, "--day"), parse_day(args.start, "--start")
+    if not settings.warehouse_path.exists():
+        raise UsageError(f"no warehouse at {settings.warehouse_path}: run `make demo` first")
+    try:
+        days = scored_days(settings.warehouse_path, settings.sql_root)
+    except QueryError as exc:
+        print(f"scored_days failed: {exc}", file=sys.stderr)
+        return 1
+    if day not in days:
+        hint = "" if days else " (run the flight_delay_scoring DAG, or `make demo`)"
+        raise UsageError(f"no scores for {day}; scored days: {day_ranges(days)}{hint}")
     for title, name, params in (
         (f"Ten riskiest flights scheduled on {day}", "riskiest_flights", {"day": day}),
         (
@@ -208,6 +249,12 @@ def cmd_query(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from api.server import serve  # the application package: FastAPI loads only for this command
+
+    return serve(args.host, args.port)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="nightshift", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
@@ -233,6 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--conf", help="params of every run, as JSON: '{\"window_days\": 59}'")
     run.set_defaults(func=cmd_run_dag)
+    demo = with_interval(
+        sub.add_parser(
+            "demo", help="the demo's runs through Airflow's scheduler (started and stopped here)"
+        )
+    )
+    demo.add_argument("--nightly-days", type=int, default=4, help="last days run one per night")
+    demo.add_argument("--train-as-of", required=True, help="train as of this day, YYYY-MM-DD")
+    demo.add_argument("--train-conf", help="training params, as JSON")
+    demo.set_defaults(func=cmd_demo)
     with_interval(
         sub.add_parser("summary", help="partitions, rows and validation per day")
     ).set_defaults(func=cmd_summary)
@@ -263,6 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--max-rows", type=int, default=40, help="rows to print (default 40)")
     q.set_defaults(func=cmd_query)
+    served = sub.add_parser("serve", help="the predictions API and on-demand model service")
+    served.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    served.add_argument("--port", type=int, default=8000, help="port to listen on")
+    served.set_defaults(func=cmd_serve)
     return parser
 
 

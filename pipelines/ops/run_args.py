@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import os
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +70,33 @@ def check_dag_id(dag_id: str, folder: Path | None = None) -> None:
     known = known_dag_ids(folder)
     if dag_id not in known:
         raise UsageError(f"unknown DAG {dag_id!r}; the DAGs are: {', '.join(known) or 'none'}")
+
+
+# The landing feed that a run of day D reads first, and its day relative to D: a day with no
+# such file in the landing zone has nothing to run on.
+LANDING_FEEDS = {"flights_daily": ("flights", 0), "flight_delay_scoring": ("schedule", 1)}
+
+
+def check_landing(dag_id: str, interval: Interval, landing_root: Path) -> None:
+    """Refuse days whose landing file is absent (embedded default: ``source_kind`` files).
+
+    A nightly run in production waits for a late file (extract retries); a command run by hand on
+    days that have none is a mistake, said before Airflow starts."""
+    if dag_id not in LANDING_FEEDS:
+        return
+    from pipelines.ingest.sources.layout import landing_file
+
+    table, offset = LANDING_FEEDS[dag_id]
+    read = [d + timedelta(days=offset) for d in interval.days()]
+    missing = [d for d in read if not landing_file(landing_root, table, d).exists()]
+    if missing:
+        days = str(missing[0]) if len(missing) == 1 else f"{missing[0]}..{missing[-1]}"
+        runs = f"the runs of {interval} read" if offset else f"{len(missing)} of {len(read)} days:"
+        raise UsageError(
+            f"{runs} no {table} landing file for {days} (in {Path(landing_root) / table}): "
+            f"write them with `nightshift generate-landing --start {read[0]} --end "
+            f"{read[-1] + timedelta(days=1)}` (the sample covers 2013)"
+        )
 
 
 def parse_conf(text: str | None) -> dict[str, Any] | None:

@@ -17,11 +17,28 @@ from pipelines.ops.run_args import UsageError
 from pipelines.settings import get_settings
 
 
-def _prepared_dag(dag_id: str, interval: Interval, conf: dict[str, Any] | None, coarse: bool):
+def quiet_libraries() -> None:
+    """Airflow logs every step of every run at INFO, and its dependencies warn about their own
+    deprecations: both before Airflow is imported, so its logging configuration takes them."""
+    import os
+    import warnings
+
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
+    import airflow.configuration  # noqa: F401 (it adds filters of its own: ours go in front)
+
+    for category in (DeprecationWarning, PendingDeprecationWarning, FutureWarning, UserWarning):
+        warnings.filterwarnings("ignore", category=category)
+
+
+def _prepared_dag(
+    dag_id: str, interval: Interval, conf: dict[str, Any] | None, coarse: bool, verbose: bool
+):
     """The DAG, checked against the request, and a migrated metadata DB."""
     from pipelines.ops.airflow_env import apply_embedded_airflow_env
 
     apply_embedded_airflow_env(get_settings())
+    if not verbose:
+        quiet_libraries()
     from pipelines.ops import airflow_runner as runner
 
     try:
@@ -45,31 +62,47 @@ def _runs(dag, interval: Interval, conf: dict[str, Any] | None, coarse: bool) ->
 
 def report_run(dag_id: str, run) -> None:
     """One line per run; for a failed one, each failed task's reason and where its traceback is."""
+    from pipelines.ops.airflow_runner import duration
+
+    took = f" in {duration(run.seconds)}" if run.seconds is not None else ""
     if run.alerted:
-        print(f"{dag_id} {run.day}: alerted (open monitoring incidents)")
+        print(f"{dag_id} {run.day}: alerted (open monitoring incidents){took}")
         print(f"  {run.reasons.get(run.failed_tasks[0], '')}".rstrip())
         sys.stdout.flush()
         return
-    print(f"{dag_id} {run.day}: {run.state} {' '.join(run.failed_tasks)}".rstrip())
+    print(f"{dag_id} {run.day}: {run.state}{took} {' '.join(run.failed_tasks)}".rstrip())
     for task_id, reason in run.reasons.items():
         print(f"  {task_id} failed: {reason}")
     upstream = [t for t in run.failed_tasks if t not in run.reasons]
     if run.reasons and upstream:
         print(f"  not run (upstream failed): {', '.join(upstream)}")
     if run.log_file:
-        print(f"  traceback: {run.log_file} (the task logs are in this command's output)")
+        print(f"  traceback: {run.log_file}")
     sys.stdout.flush()
 
 
-def run_dag(dag_id: str, start: str, end: str, conf_text: str | None, coarse: bool = False) -> int:
-    """Run ``dag_id`` per day of [start, end) (or once, ``coarse``); see the module for exits."""
+def run_dag(
+    dag_id: str,
+    start: str,
+    end: str,
+    conf_text: str | None,
+    coarse: bool = False,
+    verbose: bool = False,
+) -> int:
+    """Run ``dag_id`` per day of [start, end) (or once, ``coarse``); see the module for exits.
+
+    Prints a line per task and per run; Airflow's and the libraries' own logging shows only with
+    ``verbose`` (warnings and errors otherwise; a failed task's traceback is kept in a file)."""
     # What can be checked without Airflow is checked first: Airflow takes seconds to start.
     interval = run_args.parse_interval(start, end)
     run_args.check_dag_id(dag_id)
     conf = run_args.parse_conf(conf_text)
+    settings = get_settings()
+    if settings.source_kind == "files":
+        run_args.check_landing(dag_id, interval, settings.landing_root)
     total, done, failed = (1 if coarse else len(interval)), 0, 0
     with stopping.stop_on_signals() as outcome:
-        dag = _prepared_dag(dag_id, interval, conf, coarse)
+        dag = _prepared_dag(dag_id, interval, conf, coarse, verbose)
         for run in _runs(dag, interval, conf, coarse):
             done += 1
             failed += run.state != "success" and not run.alerted

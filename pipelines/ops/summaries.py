@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 
 import pyarrow as pa
@@ -21,9 +22,11 @@ from pipelines.storage.warehouse import PUBLISHED_LAYERS
 __all__ = [
     "NotAQuery",
     "QueryError",
+    "day_ranges",
     "format_rows",
     "partitions_table",
     "query",
+    "scored_days",
     "validation_by_day",
 ]
 log = logging.getLogger(__name__)
@@ -79,6 +82,33 @@ def format_rows(header: tuple[str, ...], rows: list[tuple]) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def day_ranges(days: Sequence[date]) -> str:
+    """Days as runs of consecutive ones: ``2013-03-01 to 2013-03-15, 2013-04-02 (16 days)``."""
+    ordered = sorted(set(days))
+    if not ordered:
+        return "none"
+    runs: list[list[date]] = [[ordered[0], ordered[0]]]
+    for day in ordered[1:]:
+        if day == runs[-1][1] + timedelta(days=1):
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    spans = [str(a) if a == b else f"{a} to {b}" for a, b in runs]
+    count = f"{len(ordered)} day" + ("s" if len(ordered) > 1 else "")
+    return f"{', '.join(spans)} ({count})"
+
+
+def scored_days(warehouse_path: Path, sql_root: Path) -> list[date]:
+    """The days ``scores.flight_delay_predictions`` has, in order (none before the first run)."""
+    try:
+        table = query(warehouse_path, load_sql(sql_root, "reports", "scored_days"))
+    except QueryError as exc:
+        if "does not exist" in str(exc):  # no scores view: nothing was scored yet
+            return []
+        raise
+    return table.column("dt").to_pylist()
 
 
 def query(warehouse_path: Path, sql: str, params: Mapping[str, object] | None = None) -> pa.Table:

@@ -31,6 +31,19 @@ CHAMPION = "champion"
 TAG_CHAMPION_FROM = "champion_from"
 TAG_CHAMPION_UNTIL = "champion_until"
 TAG_SUPERSEDED_BY = "superseded_by"
+# MLflow's own tags. The experiment kind (a value of the UI's ExperimentKind) declares the
+# experiment classic ML (`custom_model_development`), so the UI sends it to its runs instead of
+# guessing from what it holds (an experiment with no runs yet passes for GenAI). The note is the
+# description the UI shows on an experiment or run page.
+TAG_EXPERIMENT_KIND = "mlflow.experimentKind"
+CLASSIC_ML_KIND = "custom_model_development"
+TAG_NOTE = "mlflow.note.content"
+# But the UI (3.17) opens the view a browser used last, GenAI in a new one, whatever the
+# experiment's kind (checked in headless Chromium): the links we print ask for the classic view.
+CLASSIC_VIEW_QUERY = "workflowType=machine_learning"
+# The longest description the registry keeps for a model or a version (a VARCHAR(5000) on a
+# PostgreSQL backend store, which refuses anything longer).
+MAX_DESCRIPTION = 5000
 
 
 class NoChampionError(PermanentError, LookupError):
@@ -51,16 +64,64 @@ def client(tracking_uri: str):
     return MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
 
 
-def ensure_experiment(mlflow_client, name: str, artifact_root: Path | None) -> str:
-    """The experiment's id, creating it with artifacts under ``artifact_root`` (local stores)."""
+def ensure_experiment(
+    mlflow_client, name: str, artifact_root: Path | None, description: str | None = None
+) -> str:
+    """The experiment's id, creating it with artifacts under ``artifact_root`` (local stores).
+
+    The experiment is marked as a classic ML one and given ``description`` every time (an
+    experiment created before either existed gains them; an unchanged tag is not rewritten).
+    """
+    wanted = {TAG_EXPERIMENT_KIND: CLASSIC_ML_KIND}
+    if description is not None:
+        wanted[TAG_NOTE] = description
     experiment = mlflow_client.get_experiment_by_name(name)
+    if experiment is None:
+        location = None
+        if artifact_root is not None:
+            artifact_root.mkdir(parents=True, exist_ok=True)
+            location = (artifact_root / name).resolve().as_uri()
+        return mlflow_client.create_experiment(name, artifact_location=location, tags=wanted)
+    for key, value in wanted.items():
+        if experiment.tags.get(key) != value:
+            mlflow_client.set_experiment_tag(experiment.experiment_id, key, value)
+    return experiment.experiment_id
+
+
+def fit_description(text: str, pointer: str = "") -> str:
+    """``text`` cut at a line break to what the registry keeps, then ``pointer`` (where the rest
+    is). Unchanged when it fits."""
+    if len(text) <= MAX_DESCRIPTION:
+        return text
+    tail = f"\n\n... (cut to fit the registry) {pointer}".rstrip()
+    return text[: text.rfind("\n", 0, MAX_DESCRIPTION - len(tail))] + tail
+
+
+def describe_model(mlflow_client, model_name: str, description: str) -> None:
+    """Set the registered model's description (only when it changed)."""
+    description = fit_description(description)
+    if (mlflow_client.get_registered_model(model_name).description or "") != description:
+        mlflow_client.update_registered_model(model_name, description=description)
+
+
+def describe_version(
+    mlflow_client, model_name: str, version: str, description: str, rest_at: str = ""
+) -> None:
+    """Set a version's description; ``rest_at`` says where the whole text is if it is cut."""
+    text = fit_description(description, rest_at)
+    mlflow_client.update_model_version(model_name, version, description=text)
+
+
+def ui_links(mlflow_client, ui_url: str, model_name: str) -> dict[str, str]:
+    """Links into the MLflow UI at ``ui_url``, in its classic ML view: the runs of the experiment
+    named after the model (training's), if there is one, and the registered model's versions."""
+    base = ui_url.rstrip("/")
+    experiment = mlflow_client.get_experiment_by_name(model_name)
+    links = {}
     if experiment is not None:
-        return experiment.experiment_id
-    location = None
-    if artifact_root is not None:
-        artifact_root.mkdir(parents=True, exist_ok=True)
-        location = (artifact_root / name).resolve().as_uri()
-    return mlflow_client.create_experiment(name, artifact_location=location)
+        links["runs"] = f"{base}/#/experiments/{experiment.experiment_id}/runs?{CLASSIC_VIEW_QUERY}"
+    links["model"] = f"{base}/#/models/{model_name}?{CLASSIC_VIEW_QUERY}"
+    return links
 
 
 def get_champion(mlflow_client, model_name: str):
@@ -165,16 +226,26 @@ def versions_table(mlflow_client, model_name: str) -> list[tuple[str, ...]]:
                 mv.version,
                 ",".join(sorted(aliases.get(str(mv.version), []))) or "-",
                 tags.get("data.as_of", "?"),
-                tags.get("promotion.challenger_roc_auc", tags.get("holdout_roc_auc", "?"))[:6],
-                tags.get("promotion.baseline_roc_auc", tags.get("baseline_roc_auc", "?"))[:6],
-                tags.get("promotion.champion_roc_auc", "-")[:6],
-                tags.get("promotion.challenger_brier", "?")[:6],
-                tags.get("promotion.baseline_brier", "?")[:6],
+                _rounded(tags.get("promotion.challenger_roc_auc", tags.get("holdout_roc_auc"))),
+                _rounded(tags.get("promotion.baseline_roc_auc", tags.get("baseline_roc_auc"))),
+                _rounded(tags.get("promotion.champion_roc_auc"), missing="-"),
+                _rounded(tags.get("promotion.challenger_brier")),
+                _rounded(tags.get("promotion.baseline_brier")),
                 tags.get("promotion.decision", "undecided"),
                 tags.get("promotion.reason", ""),
             )
         )
     return rows
+
+
+def _rounded(tag: str | None, missing: str = "?") -> str:
+    """A metric tag (``0.123456``) rounded to 4 decimals for a table; ``none``/absent as such."""
+    if tag is None:
+        return missing
+    try:
+        return f"{float(tag):.4f}"
+    except ValueError:
+        return "-" if tag == "none" else tag
 
 
 VERSIONS_HEADER = (

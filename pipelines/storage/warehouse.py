@@ -29,14 +29,14 @@ from pipelines.dates import Interval
 from pipelines.settings import DuckDBResources
 from pipelines.storage import lake, snapshots
 from pipelines.storage.sql import connect, define_macros, layer_models, load_sql
-from pipelines.tables import LAYERS, REFERENCE_TABLES
+from pipelines.tables import LAYERS, REFERENCE_TABLES, VIEW_LAYERS
 
 log = logging.getLogger(__name__)
 
 # Layers the warehouse exposes to analysts (``incoming`` is the unvalidated hand-over area).
 PUBLISHED_LAYERS = tuple(layer for layer in LAYERS if layer != "incoming")
-# SQL view layers, in dependency order (marts read staging and the lake tables).
-VIEW_LAYERS = ("staging", "marts")
+# The SQL view layers (VIEW_LAYERS, from the registry) are defined in their dependency order:
+# marts read staging and the lake tables.
 
 
 @dataclass(frozen=True)

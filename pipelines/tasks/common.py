@@ -45,6 +45,50 @@ def fails_fast(adapter: Callable[P, R]) -> Callable[P, R]:
     return run
 
 
+def announces(adapter: Callable[P, R]) -> Callable[P, R]:
+    """Stamp each asset event of the task (its outlets) with what it wrote: the partitions
+    (``dt``, one per day), their row counts and the run id, read from the adapter's summary.
+
+    The adapter's first argument is the task's context; a context without outlet events (a test
+    calling the adapter with a plain dict) is left alone."""
+
+    @functools.wraps(adapter)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        summary = adapter(*args, **kwargs)
+        context = args[0] if args else kwargs.get("context")
+        if not isinstance(context, Mapping) or not isinstance(summary, Mapping):
+            return summary
+        events, task = context.get("outlet_events"), context.get("task")
+        if events is not None and task is not None:
+            for asset in getattr(task, "outlets", None) or []:
+                name = getattr(asset, "name", "")
+                events[asset].extra = {"run_id": context.get("run_id"), **written(name, summary)}
+        return summary
+
+    return run
+
+
+def written(table: str, summary: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"dt": [days], "rows": {day: rows}}`` of ``table`` (``layer.name``) in a task summary:
+    a validation's per-day ``rows``/``quarantined`` by table, ``rows_per_day``, or per-day
+    entries with ``rows``. Tables the summary does not count get their days only."""
+    layer, _, name = table.partition(".")
+    per_day: dict[str, Any] = {}
+    if isinstance(summary.get("rows_per_day"), Mapping):
+        per_day = {str(d): n for d, n in summary["rows_per_day"].items()}
+    for entry in summary.get("days") or []:
+        if not isinstance(entry, Mapping) or "day" not in entry:
+            continue
+        counts = entry.get("quarantined" if layer == "quarantine" else "rows")
+        if isinstance(counts, Mapping):
+            counts = counts.get(name)
+        per_day[str(entry["day"])] = counts if isinstance(counts, int) else None
+    if not per_day:
+        return {"interval": summary.get("interval")} if summary.get("interval") else {}
+    rows = {d: n for d, n in per_day.items() if n is not None}
+    return {"dt": sorted(per_day), **({"rows": rows} if rows else {})}
+
+
 @dataclass(frozen=True)
 class RunContext:
     interval: Interval
@@ -95,6 +139,7 @@ def param_date(name: str, value: object) -> date:
         ) from None
 
 
+@announces
 @fails_fast
 def refresh_warehouse(context: Mapping[str, Any]) -> dict[str, Any]:
     """Publish the lake's current snapshot to analysts, then vacuum snapshots nobody keeps."""

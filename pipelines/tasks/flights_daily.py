@@ -15,7 +15,7 @@ from pipelines.ingest import extract as ingest_extract
 from pipelines.ingest import validate
 from pipelines.ingest.sources import source_from_settings
 from pipelines.settings import get_settings
-from pipelines.tasks.common import RunContext, fails_fast, param_date
+from pipelines.tasks.common import RunContext, announces, fails_fast, param_date
 
 
 @fails_fast
@@ -57,6 +57,7 @@ def extract(context: Mapping[str, Any], chunk: Mapping[str, str] | None = None) 
     return {"interval": str(run.interval), **asdict(summary)}
 
 
+@announces
 @fails_fast
 def validate_and_publish(
     context: Mapping[str, Any], chunk: Mapping[str, str] | None = None
@@ -73,6 +74,7 @@ def validate_and_publish(
     return summary.overview(run.interval)
 
 
+@announces
 @fails_fast
 def build_features(context: Mapping[str, Any]) -> dict[str, Any]:
     run = RunContext.from_airflow(context)

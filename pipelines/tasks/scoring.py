@@ -20,7 +20,7 @@ from pipelines.monitoring.report import ReportLinks, write_report
 from pipelines.serving import scoring
 from pipelines.settings import get_settings
 from pipelines.storage import lake
-from pipelines.tasks.common import RunContext, fails_fast, features_built
+from pipelines.tasks.common import RunContext, announces, fails_fast, features_built
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ def extract_next_day(context: Mapping[str, Any]) -> dict[str, Any]:
     return {"interval": str(days), **asdict(summary)}
 
 
+@announces
 @fails_fast
 def validate_next_day(context: Mapping[str, Any]) -> dict[str, Any]:
     run = RunContext.from_airflow(context)
@@ -63,6 +64,7 @@ def day_features_ready(context: Mapping[str, Any]) -> bool:
     return features_built(RunContext.from_airflow(context).interval.end - timedelta(days=1))
 
 
+@announces
 @fails_fast
 def score_next_day(context: Mapping[str, Any]) -> dict[str, Any]:
     run = RunContext.from_airflow(context)
@@ -106,6 +108,7 @@ def publish_predictions(context: Mapping[str, Any]) -> dict[str, Any]:
     return {"published": True, "days": done}
 
 
+@announces
 @fails_fast
 def monitor(context: Mapping[str, Any]) -> dict[str, Any]:
     """Realized performance, drift and incidents of each day of the interval, then its report

@@ -9,7 +9,7 @@ from typing import Any
 from pipelines.dates import Interval
 from pipelines.errors import InvalidRunParams
 from pipelines.settings import get_settings
-from pipelines.tasks.common import fails_fast, features_built, param_date
+from pipelines.tasks.common import announces, fails_fast, features_built, param_date
 from pipelines.training import promotion
 from pipelines.training.config import TrainingConfig
 from pipelines.training.train import train_challenger
@@ -41,6 +41,7 @@ def features_ready(context: Mapping[str, Any]) -> bool:
     return features_built(training_as_of(context) - timedelta(days=1))
 
 
+@announces
 @fails_fast
 def train(context: Mapping[str, Any]) -> dict[str, Any]:
     settings = get_settings()
@@ -56,6 +57,7 @@ def train(context: Mapping[str, Any]) -> dict[str, Any]:
     return result.summary()
 
 
+@announces
 @fails_fast
 def evaluate_and_promote(context: Mapping[str, Any], trained: Mapping[str, Any]) -> dict[str, Any]:
     settings = get_settings()

@@ -27,6 +27,7 @@ import models.flight_delay as fd
 from pipelines.dates import Interval, as_date
 from pipelines.evaluation import Metrics, binary_metrics
 from pipelines.storage import registry
+from pipelines.training import model_card
 from pipelines.training.dataset import load_features, require_enough
 
 log = logging.getLogger(__name__)
@@ -149,6 +150,8 @@ class PromotionResult:
     challenger: dict[str, float]
     champion: dict[str, float] | None
     baseline: dict[str, float]
+    margin: float
+    holdout: str
 
     def summary(self) -> dict[str, Any]:
         return asdict(self)
@@ -221,7 +224,7 @@ def evaluate_and_promote(
     for key, value in tags.items():
         client.set_model_version_tag(name, version, key, value)
     log.info("%s version %s %s: %s", name, version, decision.outcome, decision.reason)
-    return PromotionResult(
+    result = PromotionResult(
         name,
         version,
         decision.outcome,
@@ -231,4 +234,11 @@ def evaluate_and_promote(
         challenger.as_dict(),
         None if champ_metrics is None else champ_metrics.as_dict(),
         baseline.as_dict(),
+        margin,
+        str(holdout),
     )
+    if run_id:
+        model_card.publish_model_card(
+            client, model_card.load_training_summary(client, run_id), version, result.summary()
+        )
+    return result

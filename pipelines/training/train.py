@@ -31,15 +31,21 @@ import models.flight_delay as fd
 from pipelines import tables
 from pipelines.dates import as_date
 from pipelines.drift import PROFILE_ARTIFACT, feature_profile
-from pipelines.evaluation import binary_metrics, curves_figures, importance_figure
+from pipelines.evaluation import (
+    binary_metrics,
+    calibration_table,
+    curves_figures,
+    importance_figure,
+)
 from pipelines.storage import registry
+from pipelines.training import model_card
 from pipelines.training.config import MIN_FIT_DAYS, Split, TrainingConfig
 from pipelines.training.dataset import MIN_FIT_ROWS, Dataset, load_features, require_enough
 
 log = logging.getLogger(__name__)
 
 EXPERIMENT = fd.MODEL_NAME
-SUMMARY_ARTIFACT = "training_summary.json"
+SUMMARY_ARTIFACT = model_card.TRAINING_SUMMARY_ARTIFACT
 # Permutation importance on a sample of the holdout: enough rows for a stable ranking, bounded cost.
 IMPORTANCE_ROWS = 5_000
 IMPORTANCE_REPEATS = 3
@@ -120,7 +126,10 @@ def train_challenger(
 
     client = registry.client(tracking_uri)
     experiment_id = registry.ensure_experiment(
-        client, EXPERIMENT, artifact_root if registry.is_local_store(tracking_uri) else None
+        client,
+        EXPERIMENT,
+        artifact_root if registry.is_local_store(tracking_uri) else None,
+        model_card.EXPERIMENT_DESCRIPTION,
     )
     earlier = _registered_by(client, experiment_id, pipeline_run_id, as_of_date)
     if earlier is not None:
@@ -185,16 +194,23 @@ def train_challenger(
         mlflow.log_figure(importance_figure(importance), "plots/feature_importance.png")
         _close_figures()
 
-        mlflow.log_dict(
-            {
-                "as_of": str(as_of_date),
-                "holdout": [str(split.holdout.start), str(split.holdout.end)],
-                "params": chosen,
-                "metrics": metrics.as_dict(),
-                "baseline": baseline.as_dict(),
-            },
-            SUMMARY_ARTIFACT,
-        )
+        # Everything the model card shows, so promotion can redraw it without the data.
+        summary = {
+            "model_name": fd.MODEL_NAME,
+            "as_of": str(as_of_date),
+            "holdout": [str(split.holdout.start), str(split.holdout.end)],
+            "params": chosen,
+            "metrics": metrics.as_dict(),
+            "baseline": baseline.as_dict(),
+            "mlflow_run_id": run.info.run_id,
+            "pipeline_run_id": pipeline_run_id,
+            "params_source": source,
+            "split": split.as_params(),
+            "data": _data_facts(data, fit, holdout),
+            "calibration": calibration_table(holdout.y, p_model),
+            "top_features": model_card.top_features(importance),
+        }
+        mlflow.log_dict(summary, SUMMARY_ARTIFACT)
         example = fd.feature_frame(holdout.frame.head(5))
         with registry.quiet_skops():
             info = mlflow.sklearn.log_model(
@@ -217,6 +233,10 @@ def train_challenger(
             "baseline_roc_auc": f"{baseline.roc_auc:.6f}",
         }.items():
             client.set_model_version_tag(fd.MODEL_NAME, version, key, value)
+        registry.describe_model(client, fd.MODEL_NAME, model_card.MODEL_DESCRIPTION)
+        # A card from the start (decision pending): a version never lacks one, even when the
+        # promotion task has not run or failed.
+        model_card.publish_model_card(client, summary, version)
         log.info(
             "registered %s version %s (run %s): holdout ROC-AUC %.4f, baseline %.4f",
             fd.MODEL_NAME,
@@ -265,6 +285,22 @@ def _registered_by(client, experiment_id: str, pipeline_run_id: str, as_of: date
             summary["baseline"],
         )
     return None
+
+
+def _data_facts(data: Dataset, fit: Dataset, holdout: Dataset) -> dict[str, Any]:
+    """The window's partitions in brief, for the model card (the list: data/partitions.json)."""
+    days = [p["dt"] for p in data.partitions]
+    return {
+        "table": tables.FLIGHT_FEATURES.qualified,
+        "partitions": len(days),
+        "first_day": str(min(days)) if days else None,
+        "last_day": str(max(days)) if days else None,
+        "missing_days": [str(d) for d in data.missing_days],
+        "fit_days": len(fit.partitions),
+        "fit_rows": len(fit.frame),
+        "holdout_days": len(holdout.partitions),
+        "holdout_rows": len(holdout.frame),
+    }
 
 
 def _permutation_importance(model, holdout: Dataset) -> dict[str, float]:

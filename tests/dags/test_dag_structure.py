@@ -214,3 +214,20 @@ def test_training_params_come_from_the_run_config(dags: dict) -> None:
         ), name
     # The form's defaults make a valid config (the cross-field rule holds at the defaults).
     TrainingConfig.from_params({k: params[k] for k in PARAMS})
+
+
+def test_assets_are_grouped_by_layer(dags: dict) -> None:
+    """The UI's asset list groups by group: each lake table's is its layer, not one flat list."""
+    groups = {}
+    for dag in dags.values():
+        for task in dag.tasks:
+            for asset in [*task.outlets, *task.inlets]:
+                if isinstance(asset, Asset):
+                    groups[asset.name] = asset.group
+    for name, group in groups.items():
+        layer = name.split(".")[0]
+        wanted = {"warehouse": "warehouse", "models": "registry"}.get(layer, layer)
+        assert group == wanted, (name, group)
+    assert {"raw", "quarantine", "quality", "features", "scores", "monitoring"} <= set(
+        groups.values()
+    )

@@ -1,8 +1,9 @@
 """``nightshift run-dag`` as an operator runs it: a subprocess with its own NIGHTSHIFT_HOME (so its
 own Airflow metadata DB), stopped by SIGTERM, or failing on a day that has no landing files.
 
-No landing files are generated: every day's extract fails at once (no retry in the embedded
-runner), which keeps the runs short.
+The landing zone has each day's flights but no weather: every day's extract fails at once (no
+retry in the embedded runner), which keeps the runs short. (A day with no flights file at all is
+refused before Airflow starts: see tests/unit/pipelines/ops/test_run_dag_args.py.)
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -19,6 +21,9 @@ import time
 from pathlib import Path
 
 import pytest
+
+from pipelines.dates import Interval
+from pipelines.ingest.sources.files import generate_landing
 
 pytestmark = pytest.mark.integration
 
@@ -38,6 +43,10 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _start(home: Path, *args: str) -> subprocess.Popen:
+    start, end = args[args.index("--start") + 1], args[args.index("--end") + 1]
+    landing = home / "data" / "landing"
+    generate_landing(landing, Interval.of(start, end))
+    shutil.rmtree(landing / "weather")
     return subprocess.Popen(
         [str(NIGHTSHIFT), "run-dag", "flights_daily", *args],
         env=_env(home),
@@ -99,12 +108,14 @@ def test_a_day_without_landing_files_fails_in_seconds_with_the_reason(tmp_path: 
     elapsed = time.monotonic() - started
     assert proc.returncode == 1, err[-2000:]
     assert elapsed < 60, f"took {elapsed:.0f} s: a retry delay was slept through?"
-    # Airflow's own log lines (and the task's traceback, which it logs) are on stdout too.
+    # A line per task as it ends, then the run's; Airflow's own logging only with --verbose.
+    assert "  flights_daily 2013-01-01: plan_chunks done in" in out
+    assert "[info" not in out
     report = out.splitlines()
     [run] = [line for line in report if line.startswith("flights_daily 2013-01-01: ")]
     assert run.startswith("flights_daily 2013-01-01: failed ") and "extract" in run
     [reason] = [line for line in report if line.startswith("  extract failed: ")]
-    assert "SourceDataMissing: no landing file for flights of 2013-01-01" in reason
+    assert "SourceDataMissing: no landing file for weather of 2013-01-01" in reason
     [where] = [line for line in report if line.startswith("  traceback: ")]
     log_file = Path(where.split()[1])
     assert log_file.is_relative_to(tmp_path) and "SourceDataMissing" in log_file.read_text()

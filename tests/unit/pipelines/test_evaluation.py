@@ -85,3 +85,38 @@ def test_plots_are_figures_with_one_line_per_forecast() -> None:
     assert any(label.startswith("baseline (AUC") for label in labels)
     bars = importance_figure({"a": 0.03, "b": 0.01, "c": -0.001}, top=2)
     assert [t.get_text() for t in bars.axes[0].get_yticklabels()] == ["b", "a"]
+
+
+def _texts_outside_the_figure(figure) -> list[str]:
+    """Every drawn title, label and tick label that does not fit inside the saved image."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    page = figure.bbox
+    outside = []
+    for ax in figure.axes:
+        low, high = sorted(ax.get_ylim())
+        ticks = [t.label1 for t in ax.yaxis.get_major_ticks() if low <= t.get_loc() <= high]
+        texts = [ax.title, ax.xaxis.label, ax.yaxis.label, *ticks, *ax.texts]
+        for text in texts:
+            if not text.get_text() or not text.get_visible():
+                continue
+            box = text.get_window_extent(renderer)
+            if box.x0 < page.x0 - 1 or box.x1 > page.x1 + 1 or box.y1 > page.y1 + 1:
+                outside.append(text.get_text())
+    return outside
+
+
+def test_no_title_or_label_is_clipped() -> None:
+    import models.flight_delay as fd
+
+    # The real feature names (the longest push the bars right) and a spread of values.
+    importance = {name: 0.05 / (i + 1) for i, name in enumerate(fd.FEATURES)}
+    figure = importance_figure(importance)
+    assert "Permutation importance" in figure.axes[0].get_title()
+    assert _texts_outside_the_figure(figure) == []
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 300)
+    for name, curve in curves_figures(
+        y, {"model": rng.random(300), "baseline": rng.random(300)}
+    ).items():
+        assert _texts_outside_the_figure(curve) == [], name

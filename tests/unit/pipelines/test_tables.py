@@ -14,7 +14,7 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 def test_every_registered_table_has_a_known_layer_a_valid_name_and_a_key() -> None:
     for table in tables.published():
-        assert table.layer in tables.LAYERS, table
+        assert table.layer in tables.LAYERS + tables.VIEW_LAYERS, table
         assert NAME.match(table.name), table
         assert table.key, f"{table} has no key"
         assert table.qualified == f"{table.layer}.{table.name}" == str(table)
@@ -48,3 +48,14 @@ def test_the_lake_accepts_exactly_the_registered_layers(tmp_path) -> None:
     )
     with pytest.raises(lake.LakeError, match="unknown lake layer"):
         lake.table_dir(tmp_path, "bronze", "flights")
+
+
+def test_the_registered_views_are_exactly_the_sql_files_of_their_layer(sql_root) -> None:
+    from pipelines.storage.sql import layer_models
+
+    for layer, registered in (("staging", tables.STAGING), ("marts", tables.MARTS)):
+        assert sorted(t.name for t in registered) == sorted(layer_models(sql_root, layer)), layer
+    published = tables.published()
+    assert {t.qualified for t in published} >= {
+        f"quarantine.{name}" for name in tables.SOURCE_TABLES + tables.NEXT_DAY_TABLES
+    }

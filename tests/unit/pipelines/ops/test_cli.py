@@ -118,3 +118,108 @@ def test_scores_queries_run_in_the_sandbox_with_parameters(warehouse) -> None:
 def test_query_without_a_warehouse_says_how_to_get_one(data_dir, capsys) -> None:
     assert main(["query", "select 1"]) == 2
     assert "make demo" in capsys.readouterr().err
+
+
+def _predictions(day: date, n: int) -> pa.Table:
+    """The columns of scores.flight_delay_predictions that `nightshift scores` prints."""
+    return pa.table(
+        {
+            "flight_date": [day] * n,
+            "scheduled_departure": [f"{day} 0{i}:00" for i in range(n)],
+            "carrier": ["AA"] * n,
+            "flight_number": list(range(n)),
+            "origin": ["JFK"] * n,
+            "dest": ["LAX"] * n,
+            "probability": [0.1 * (i + 1) for i in range(n)],
+            "risk_band": ["low"] * n,
+            "model_version": ["1"] * n,
+        }
+    )
+
+
+@pytest.fixture
+def scored(data_dir, sql_root):
+    """A warehouse with scores for 2013-03-01..02 and 2013-03-05."""
+    root = data_dir / "lake"
+    for day in (date(2013, 3, 1), date(2013, 3, 2), date(2013, 3, 5)):
+        lake.write_partition(
+            root, "scores", "flight_delay_predictions", day, _predictions(day, 3), "r"
+        )
+    build_warehouse(root, sql_root, data_dir / "warehouse.duckdb")
+
+
+def test_scores_of_an_unscored_day_name_the_scored_days(scored, capsys) -> None:
+    assert main(["scores", "--day", "2013-04-01", "--start", "2013-03-01"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == (
+        "nightshift scores: no scores for 2013-04-01; scored days: "
+        "2013-03-01 to 2013-03-02, 2013-03-05 (3 days)"
+    )
+    assert captured.out == ""  # no empty tables
+
+
+def test_scores_of_a_scored_day_print_its_riskiest_flights(scored, capsys) -> None:
+    main(["scores", "--day", "2013-03-05", "--start", "2013-03-01"])
+    out = capsys.readouterr().out
+    assert "Ten riskiest flights scheduled on 2013-03-05" in out
+    assert out.count("JFK") == 3
+
+
+def test_scores_before_anything_was_scored_say_how_to_score(data_dir, sql_root, capsys) -> None:
+    root = data_dir / "lake"
+    lake.write_partition(root, "quality", "checks", date(2013, 3, 1), pa.table({"x": [1]}), "r")
+    build_warehouse(root, sql_root, data_dir / "warehouse.duckdb")
+    assert main(["scores", "--day", "2013-03-01", "--start", "2013-03-01"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nightshift scores: no scores for 2013-03-01; scored days: none")
+    assert "flight_delay_scoring" in err and "\n" not in err
+
+
+def test_scores_without_a_warehouse_say_how_to_get_one(data_dir, capsys) -> None:
+    assert main(["scores", "--day", "2013-03-01", "--start", "2013-03-01"]) == 2
+    assert "make demo" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("2014-01-01", "2014-01-05"), ("2012-12-30", "2013-01-02"), ("2013-12-30", "2014-01-02")],
+)
+def test_generate_landing_outside_2013_refuses_and_writes_nothing(
+    data_dir, capsys, start: str, end: str
+) -> None:
+    assert main(["generate-landing", "--start", start, "--end", end]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("nightshift generate-landing: ") and "\n" not in err
+    assert "2013-01-01 to 2013-12-31" in err
+    assert not (data_dir / "landing").exists()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".json", ".parquet", ".JSON"])
+def test_query_output_format_follows_the_extension(warehouse, tmp_path, suffix: str) -> None:
+    sql = "select dt, count(*) as n from scores.flight_delay_predictions group by dt order by dt"
+    target = tmp_path / f"out{suffix}"
+    assert main(["query", sql, "-o", str(target)]) == 0
+    kind = suffix.lower()
+    if kind == ".json":
+        assert json.loads(target.read_text().splitlines()[0]) == {"dt": "2013-03-01", "n": 3}
+    elif kind == ".parquet":
+        assert pq.read_table(target).num_rows == 2
+    else:
+        assert target.read_text().splitlines()[0] == '"dt","n"'
+
+
+def test_models_rounds_metrics_and_links_the_classic_ml_view(mlflow_store, tmp_path, capsys):
+    from pipelines.storage import registry
+
+    client = registry.client(mlflow_store)
+    experiment_id = registry.ensure_experiment(client, "flight_delay", tmp_path / "art")
+    client.create_registered_model("flight_delay")
+    client.create_model_version("flight_delay", source=(tmp_path / "model").as_uri())
+    client.set_model_version_tag("flight_delay", "1", "promotion.challenger_brier", "0.156789")
+    client.set_model_version_tag("flight_delay", "1", "promotion.decision", "promoted")
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    [row] = [line.split() for line in out.splitlines() if line.startswith("1 ")]
+    assert "0.1568" in row and "0.1567" not in row and "promoted" in row
+    assert f"#/experiments/{experiment_id}/runs?workflowType=machine_learning" in out
+    assert "#/models/flight_delay?workflowType=machine_learning" in out

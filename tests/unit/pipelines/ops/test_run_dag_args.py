@@ -16,6 +16,12 @@ from pipelines.ops.cli import main
 from tests.fixtures.dags import DAGS_DIR, EXPECTED_DAG_IDS
 
 
+@pytest.fixture(autouse=True)
+def landed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every day has its landing files, unless a test says otherwise (tests of check_landing)."""
+    monkeypatch.setattr(run_args, "check_landing", lambda *args: None)
+
+
 @pytest.fixture
 def no_airflow(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fail the test if the command gets as far as starting Airflow."""
@@ -88,6 +94,11 @@ MARCH = ["--start", "2013-03-01", "--end", "2013-03-02"]
         ),
         # Before the DAG's first day: Airflow would create an empty run and call it a success.
         (["flight_delay_scoring", *JAN], "is earlier, so no task would run"),
+        # After its last day (the sample's 2013-12-30): the same empty success.
+        (
+            ["flights_daily", "--start", "2013-12-31", "--end", "2014-01-01"],
+            "processes days up to 2013-12-30",
+        ),
     ],
 )
 def test_what_only_the_dag_knows_is_checked_before_the_migration(
@@ -183,7 +194,7 @@ def test_a_failed_run_is_reported_with_its_reason_and_traceback_file(capsys, tmp
         "flights_daily 2013-01-01: failed extract validate_and_publish",
         "  extract failed: SourceDataMissing: no landing file",
         "  not run (upstream failed): validate_and_publish",
-        f"  traceback: {tmp_path / '2013-01-01.log'} (the task logs are in this command's output)",
+        f"  traceback: {tmp_path / '2013-01-01.log'}",
     ]
 
 
@@ -200,3 +211,27 @@ def test_a_run_marked_only_by_an_open_incident_is_alerted_not_failed(monkeypatch
         "flight_delay_scoring 2013-03-08: alerted (open monitoring incidents)",
         f"  {reason}",
     ]
+
+
+def test_days_without_landing_files_are_refused_before_airflow(tmp_path, monkeypatch) -> None:
+    from pipelines.dates import Interval
+    from pipelines.ingest.sources.files import landing_file
+
+    monkeypatch.undo()  # the real check_landing
+    for day in ("2013-01-01", "2013-01-02"):
+        path = landing_file(tmp_path, "flights", run_args.parse_day(day, "--start"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("year\n")
+    run_args.check_landing("flights_daily", Interval.of("2013-01-01", "2013-01-03"), tmp_path)
+    wanted = r"2 of 3 days: no flights landing file for 2013-01-03..2013-01-04"
+    with pytest.raises(run_args.UsageError, match=wanted):
+        run_args.check_landing("flights_daily", Interval.of("2013-01-02", "2013-01-05"), tmp_path)
+    # Scoring's run of day D reads D + 1's published schedule.
+    with pytest.raises(run_args.UsageError, match=r"no schedule landing file for 2013-01-02 "):
+        run_args.check_landing(
+            "flight_delay_scoring", Interval.of("2013-01-01", "2013-01-02"), tmp_path
+        )
+    # Training reads the lake only.
+    run_args.check_landing(
+        "flight_delay_training", Interval.of("2014-01-01", "2014-01-02"), tmp_path
+    )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from pipelines.dates import Interval
-from pipelines.ops.summaries import format_rows, partitions_table, validation_by_day
+from pipelines.ops.summaries import day_ranges, format_rows, partitions_table, validation_by_day
 from pipelines.storage import lake
 
 DAYS = Interval.of("2013-01-01", "2013-01-03")
@@ -65,3 +65,11 @@ def test_rows_are_printed_as_a_fixed_width_table() -> None:
         "----------  ----",
         "2013-01-01  7   ",
     ]
+
+
+def test_day_ranges_fold_consecutive_days() -> None:
+    days = [date(2013, 3, d) for d in (5, 1, 2, 3, 9, 2)]
+    assert day_ranges(days) == "2013-03-01 to 2013-03-03, 2013-03-05, 2013-03-09 (5 days)"
+    assert day_ranges([date(2013, 1, 31), date(2013, 2, 1)]) == "2013-01-31 to 2013-02-01 (2 days)"
+    assert day_ranges([date(2013, 3, 1)]) == "2013-03-01 (1 day)"
+    assert day_ranges([]) == "none"

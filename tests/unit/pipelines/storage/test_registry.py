@@ -64,3 +64,55 @@ def test_an_experiment_of_a_local_store_keeps_its_artifacts_under_the_root(
     assert registry.ensure_experiment(mlflow_client, "exp", tmp_path / "artifacts") == first
     location = mlflow_client.get_experiment(first).artifact_location
     assert location == (tmp_path / "artifacts" / "exp").as_uri()
+
+
+def test_the_versions_table_rounds_metrics_to_four_decimals(client) -> None:
+    for key, value in {
+        "promotion.challenger_roc_auc": "0.723456",
+        "promotion.baseline_roc_auc": "0.650049",
+        "promotion.champion_roc_auc": "none",
+        "promotion.challenger_brier": "0.156789",  # truncating would show 0.1567
+        "promotion.baseline_brier": "0.170050",
+    }.items():
+        client.set_model_version_tag(MODEL, "1", key, value)
+    row = dict(
+        zip(registry.VERSIONS_HEADER, registry.versions_table(client, MODEL)[1], strict=True)
+    )
+    assert (row["roc_auc"], row["baseline"], row["champion"]) == ("0.7235", "0.6500", "-")
+    assert (row["brier"], row["base_brier"]) == ("0.1568", "0.1701")
+    untagged = registry.versions_table(client, MODEL)[0]
+    assert untagged[3] == "?"
+
+
+def test_an_experiment_opens_in_the_classic_ml_view_with_its_description(
+    mlflow_store: str, tmp_path: Path
+) -> None:
+    mlflow_client = registry.client(mlflow_store)
+    # One created before the tags existed gains them; a new one has them from the start.
+    old = mlflow_client.create_experiment("old")
+    assert registry.ensure_experiment(mlflow_client, "old", None, "what it holds") == old
+    for experiment_id in (old, registry.ensure_experiment(mlflow_client, "new", None, "holds")):
+        tags = mlflow_client.get_experiment(experiment_id).tags
+        assert tags[registry.TAG_EXPERIMENT_KIND] == registry.CLASSIC_ML_KIND
+    assert mlflow_client.get_experiment(old).tags[registry.TAG_NOTE] == "what it holds"
+
+
+def test_descriptions_of_the_model_and_a_version(client) -> None:
+    registry.describe_model(client, MODEL, "what the model predicts")
+    assert client.get_registered_model(MODEL).description == "what the model predicts"
+    registry.describe_version(client, MODEL, "2", "x\n" * 4000, rest_at="see model_card.md")
+    description = client.get_model_version(MODEL, "2").description
+    assert len(description) <= registry.MAX_DESCRIPTION
+    assert description.endswith("see model_card.md")
+
+
+def test_ui_links_ask_for_the_classic_ml_view(client) -> None:
+    assert registry.ui_links(client, "http://x", MODEL) == {
+        "model": f"http://x/#/models/{MODEL}?workflowType=machine_learning"
+    }
+    experiment_id = registry.ensure_experiment(client, MODEL, None)
+    links = registry.ui_links(client, "http://127.0.0.1:5000/", MODEL)
+    assert links == {
+        "runs": f"http://127.0.0.1:5000/#/experiments/{experiment_id}/runs?workflowType=machine_learning",
+        "model": f"http://127.0.0.1:5000/#/models/{MODEL}?workflowType=machine_learning",
+    }

@@ -167,6 +167,22 @@ def test_train_register_promote_then_a_tie_keeps_the_champion(
     assert registry.TAG_CHAMPION_FROM not in tags
     assert str(registry.get_champion(client, fd.MODEL_NAME).version) == "1"
 
+    # MLflow explains each model: a classic ML experiment with a description, a described
+    # registered model, and on every version its model card (description, run note, artifact).
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags[registry.TAG_EXPERIMENT_KIND] == "custom_model_development"
+    assert "flight_delay_training" in experiment.tags[registry.TAG_NOTE]
+    assert "@champion" in client.get_registered_model(fd.MODEL_NAME).description
+    for version, result, decision in (("1", first, "promoted"), ("2", second, "rejected")):
+        card = client.get_model_version(fd.MODEL_NAME, version).description
+        assert card.startswith(f"# flight_delay version {version}: {decision}\n"), card[:80]
+        assert "## Data" in card and "## Calibration (holdout)" in card
+        assert "## Top features" in card and "## Holdout metrics" in card
+        uri = f"{client.get_run(result.mlflow_run_id).info.artifact_uri}/model_card.md"
+        assert mlflow.artifacts.load_text(uri) == card
+        assert client.get_run(result.mlflow_run_id).data.tags[registry.TAG_NOTE] == card
+    assert "| champion (version 1) |" in card and "ties the champion" in card
+
     # The champion loads by alias and returns probabilities.
     model = mlflow.pyfunc.load_model(f"models:/{fd.MODEL_NAME}@champion")
     rows = load_features(lake_root, Interval.day("2013-02-11")).x.head(20)
