@@ -17,6 +17,7 @@ COPY --chown=airflow:root pyproject.toml README.md ./
 COPY --chown=airflow:root requirements/ requirements/
 COPY --chown=airflow:root pipelines/ pipelines/
 COPY --chown=airflow:root models/ models/
+COPY --chown=airflow:root api/ api/
 # The constraints pin apache-airflow to the base image's version, so pip keeps it as it is.
 RUN pip install -c requirements/constraints.txt -e .
 

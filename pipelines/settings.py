@@ -149,6 +149,18 @@ class Settings(BaseSettings):
     # previous published snapshot's rows blocks the day.
     max_snapshot_row_loss: float = Field(default=0.05, ge=0, le=1)
 
+    # The predictions API (`nightshift serve`, api/). Keys are comma-separated `scopes:key` entries,
+    # scopes `read` (lookups), `score` (on-demand scoring) or `read+score`. Without keys the service
+    # runs open, and only on the embedded default listening on a loopback address; with
+    # NIGHTSHIFT_PUBLISH_DSN set (the production profile) it refuses to start without them.
+    api_keys: SecretStr | None = Field(
+        default=None, description="scopes:key,... for the predictions API (a secret)."
+    )
+    # How often the service asks the registry where @champion points (a move is loaded in the
+    # background and swapped in), and how many days of as-of state on-demand scoring holds.
+    api_champion_poll_seconds: float = Field(default=30.0, gt=0)
+    api_days_held: int = Field(default=3, ge=1)
+
     @field_validator("schedule_end", "history_start", mode="before")
     @classmethod
     def _empty_means_open_ended(cls, value: object) -> object:
@@ -157,6 +169,11 @@ class Settings(BaseSettings):
     @field_validator("publish_dsn", "source_dsn", mode="before")
     @classmethod
     def _empty_means_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _no_keys_means_unset(cls, value: object) -> object:
         return None if value == "" else value
 
     @model_validator(mode="after")

@@ -20,6 +20,8 @@ from tests.topology.topology import (
     SERVICES,
     Topology,
     airflow_env,
+    api_args,
+    api_env,
     mlflow_server_args,
 )
 
@@ -61,12 +63,14 @@ COMPOSE_TOPOLOGY = Topology(
     redis="redis://redis:6379/0",
     api_url="http://api-server:8080",
     mlflow_url="http://mlflow:5000",
+    api_keys="KEYS",
 )
 
 
 def _unsecret(value: str) -> str:
     """``${POSTGRES_USER:?...}`` -> ``USER`` and so on, to compare URLs with the topology's."""
     value = re.sub(r"\$\{POSTGRES_USER[^}]*\}", "USER", value)
+    value = re.sub(r"\$\{API_KEYS[^}]*\}", "KEYS", value)
     return re.sub(r"\$\{POSTGRES_PASSWORD[^}]*\}", "PASSWORD", value)
 
 
@@ -135,6 +139,17 @@ def test_mlflow_runs_the_topologys_server(compose: dict) -> None:
     assert "mlflow:5000" in options["--allowed-hosts"].split(",")
 
 
+def test_the_api_runs_as_the_topology_runs_it(compose: dict) -> None:
+    service = compose["services"]["api"]
+    assert service["entrypoint"] == ["nightshift"]
+    assert service["command"] == api_args(8000, host="0.0.0.0")
+    env = {k: _unsecret(str(v)) for k, v in service["environment"].items()}
+    assert env == api_env(COMPOSE_TOPOLOGY)
+    # It reads the lake, never writes it; keys are required (the production profile).
+    assert "lake:/opt/nightshift/data:ro" in service["volumes"]
+    assert service["environment"]["NIGHTSHIFT_API_KEYS"].startswith("${API_KEYS:?")
+
+
 def test_the_image_is_pinned_and_owns_its_volumes() -> None:
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     base = re.search(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE).group(1)
@@ -150,7 +165,7 @@ def test_every_variable_is_in_env_example_and_no_secret_is_baked_in() -> None:
     documented = set(re.findall(r"^#?\s*([A-Z0-9_]+)=", example, flags=re.MULTILINE))
     assert variables, "no ${VAR} in docker-compose.yml"
     assert not variables - documented, f"missing from .env.example: {variables - documented}"
-    for secret in ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET"):
+    for secret in ("POSTGRES_PASSWORD", "AIRFLOW_ADMIN_PASSWORD", "AIRFLOW_JWT_SECRET", "API_KEYS"):
         uses = re.findall(r"\$\{" + secret + r"([^}]*)\}", text)
         assert uses, secret
         # Required, never defaulted: compose refuses to start without it.

@@ -7,6 +7,9 @@ Every import counts, at module level or inside a function (a lazy import is stil
 - Inside ``pipelines``, only ``tasks`` and ``ops`` import stages, and only they import Airflow.
 - The longest chain of imports among the project's own modules stays short (at most 6 modules).
 - No module is longer than 350 lines.
+- The application package ``api`` reaches the library through its public modules only: never
+  Airflow, never ``pipelines.tasks``/``ops`` (the CLI calls ``api``, not the reverse), never a
+  private name (``_x``) of a module.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ MAX_CHAIN = 6
 MAX_LINES = 350
 # Folders whose Python files are the project's own modules (DAG files import `common` by name,
 # because the DAGs folder is on Airflow's sys.path).
-SOURCE_FOLDERS = ("pipelines", "models", "dags", "benchmarks", "tests", "plugins")
+SOURCE_FOLDERS = ("pipelines", "models", "dags", "benchmarks", "tests", "plugins", "api")
 
 
 def module_name(path: Path) -> str:
@@ -142,6 +145,45 @@ def test_adapters_and_imports_within_a_stage_are_allowed() -> None:
         == []
     )
     assert layering_violations("pipelines.monitoring.monitor", "from pipelines import drift") == []
+
+
+def application_violations(module: str, source: str) -> list[str]:
+    """What a module of the ``api`` package imports that an application must not."""
+    if module.split(".")[0] != "api":
+        return []
+    found = []
+    for name in sorted(imported_names(source)):
+        parts = name.split(".")
+        if parts[0] == "airflow":
+            found.append(f"{module} imports Airflow ({name}); the API never needs it")
+        elif parts[0] == "pipelines" and layer_of(name) == "adapter":
+            found.append(f"{module} imports {name}: tasks/ops adapt Airflow and the CLI, not apps")
+        elif parts[0] in ("pipelines", "models") and any(p.startswith("_") for p in parts[1:]):
+            found.append(f"{module} imports a private name ({name}): use the public interface")
+    return found
+
+
+def test_the_api_calls_the_library_only_through_its_public_modules() -> None:
+    problems = [
+        problem
+        for module, path in project_modules().items()
+        for problem in application_violations(module, path.read_text(encoding="utf-8"))
+    ]
+    assert problems == []
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("from airflow.sdk import dag", "Airflow"),
+        ("from pipelines.ops import cli", "tasks/ops"),
+        ("from pipelines.serving.scoring import _as_of_evening_before", "private"),
+    ],
+)
+def test_the_application_check_catches_each_kind_of_leak(source: str, expected: str) -> None:
+    problems = application_violations("api.app", source)
+    assert len(problems) == 1 and expected in problems[0], problems
+    assert application_violations("api.app", "from pipelines.serving import scoring") == []
 
 
 def longest_chain(graph: dict[str, set[str]]) -> list[str]:

@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS {table} (
     PRIMARY KEY (flight_date, carrier, flight_number, origin)
 );
 ALTER TABLE {table} ADD COLUMN IF NOT EXISTS model_trained_as_of date;
+ALTER TABLE {table} ADD COLUMN IF NOT EXISTS scored_at timestamptz NOT NULL DEFAULT now();
 """
 
 
@@ -94,8 +95,16 @@ def publish_predictions(
     table = sql.Identifier(schema, TABLE)
     columns = sql.SQL(", ").join(map(sql.Identifier, COLUMNS))
     key = sql.SQL(", ").join(map(sql.Identifier, KEY))
+    # scored_at: when the nightly run wrote the row (its transaction), for the predictions API.
     updates = sql.SQL(", ").join(
-        sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c)) for c in COLUMNS if c not in KEY
+        [
+            *(
+                sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
+                for c in COLUMNS
+                if c not in KEY
+            ),
+            sql.SQL("scored_at = now()"),
+        ]
     )
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:  # one transaction, committed on exit
         cur.execute(sql.SQL(_DDL).format(schema=sql.Identifier(schema), table=table))

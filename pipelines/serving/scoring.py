@@ -16,14 +16,14 @@ the model scores them back from it a batch at a time.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import duckdb
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -32,9 +32,11 @@ import models.flight_delay as fd
 from pipelines import history, tables
 from pipelines.dates import Interval
 from pipelines.errors import MissingUpstreamPartition, PermanentError
+from pipelines.serving.predictions import predictions_table
+from pipelines.serving.scheduled import ScheduledFlight, schedule_rows
 from pipelines.serving.schema import PREDICTION_SCHEMA
 from pipelines.settings import DuckDBResources
-from pipelines.storage import lake, registry
+from pipelines.storage import lake, registry, snapshots
 from pipelines.storage.sql import load_sql
 from pipelines.storage.warehouse import lake_connection
 
@@ -134,6 +136,147 @@ def _as_of_evening_before(con: duckdb.DuckDBPyConnection, sql_root: Path, day: d
         con.execute("CREATE VIEW raw." + table + " AS " + as_of)
 
 
+# What an on-demand scorer holds in memory: the lake's raw views the as-of views read.
+HELD_TABLES = ("flights_published", "weather_published", "schedule", "weather_forecast")
+HELD_REFERENCE = ("planes", "airports", "airlines")
+# The day's schedule as a call states it: each stated flight in place of the published one.
+_STATED_SCHEDULE = """
+CREATE OR REPLACE VIEW raw.schedule AS
+SELECT * FROM online.schedule AS s
+WHERE NOT EXISTS (
+    SELECT 1 FROM online.requested AS r
+    WHERE r.dt = s.dt AND r.carrier = s.carrier AND r.flight = s.flight AND r.origin = s.origin
+)
+UNION ALL BY NAME FROM online.requested
+"""
+
+
+class AsOfDay:
+    """The lake as of the evening before ``day``, held in memory, for on-demand scoring.
+
+    :meth:`features` puts the given flights into the day's published schedule (each in place of
+    the published flight with its key, or beside them: the day's traffic counts and the aircraft's
+    legs count it) and runs the batch's ``sql/features/flight_features.sql`` on the views
+    :func:`write_scoring_features` uses. The same inputs are required as for the batch.
+
+    Planning that query costs DuckDB about 0.1 s of CPU, whatever the rows, so the features of the
+    published schedule are built once, with the instance: flights stated exactly as published
+    leave the schedule unchanged, and get those rows. One instance per day and lake ``snapshot``.
+    """
+
+    def __init__(
+        self,
+        lake_root: Path,
+        sql_root: Path,
+        day: date,
+        history_start: date,
+        allow_incomplete_history: bool = False,
+        *,
+        resources: DuckDBResources | None = None,
+    ) -> None:
+        self.day = day
+        self.snapshot = snapshots.current_id(lake_root)
+        _require_inputs(lake_root, day)
+        found = history.require_complete(lake_root, [day], history_start, allow_incomplete_history)
+        self.gaps = found[day]
+        query = load_sql(sql_root, "features", "flight_features")
+        # Only the stated flights come back, in order of departure.
+        self._query = (
+            "SELECT f.* FROM (\n"  # noqa: S608 (a SQL file and constants, no caller text)
+            + query
+            + "\n) AS f SEMI JOIN online.requested AS r ON f.flight_date = r.dt "
+            "AND f.carrier = r.carrier AND f.flight_number = r.flight AND f.origin = r.origin "
+            "ORDER BY " + DEPARTURE_ORDER
+        )
+        self._lock = threading.Lock()
+        reads = history.lake_days(Interval.day(day))
+        self._con = lake_connection(lake_root, sql_root, days=reads, resources=resources)
+        try:
+            self._hold(sql_root)
+            self._published_features = self._build(self._published.values())
+        except BaseException:
+            self._con.close()
+            raise
+        keys = zip(*(self._published_features.column(c).to_pylist() for c in fd.KEY), strict=True)
+        self._published_index = {key: i for i, key in enumerate(keys)}
+
+    def _hold(self, sql_root: Path) -> None:
+        con = self._con
+        _as_of_evening_before(con, sql_root, self.day)
+        con.execute("CREATE SCHEMA online")
+        views = "SELECT view_name FROM duckdb_views() WHERE schema_name = 'raw'"
+        held = {row[0] for row in con.sql(views).fetchall()}
+        # Names come from the constants here, never from callers (DDL takes no parameters).
+        for name in (*HELD_TABLES, *HELD_REFERENCE):
+            if name in held:
+                con.execute("CREATE TABLE online." + name + " AS FROM raw." + name)
+                con.execute("CREATE OR REPLACE VIEW raw." + name + " AS FROM online." + name)
+        con.execute("CREATE TABLE online.requested AS FROM online.schedule LIMIT 0")
+        con.execute(_STATED_SCHEDULE)
+        day = {"day": self.day}
+        published = con.sql("FROM online.schedule WHERE dt = $day", params=day).to_arrow_table()
+        self._schema = published.schema
+        self._published = {_schedule_key(r): _stated(r) for r in published.to_pylist()}
+        # The time zone of each airport (its newest snapshot on or before the day) and the last
+        # published distance of each route: what a stated flight may leave out.
+        zones = "SELECT faa, arg_max(tzone, dt) FROM raw.airports WHERE dt <= $day GROUP BY faa"
+        self._zones = dict(con.sql(zones, params=day).fetchall())
+        routes = (
+            "SELECT origin, dest, arg_max(distance, dt) FROM raw.flights "
+            "WHERE distance IS NOT NULL GROUP BY origin, dest"
+        )
+        self._distances = {(o, d): miles for o, d, miles in con.sql(routes).fetchall()}
+
+    def _build(self, rows) -> pa.Table:
+        """Features of the schedule with ``rows`` (schedule rows) stated, for those rows."""
+        stated = pa.Table.from_pylist(list(rows), schema=self._schema)
+        span = {"start": self.day, "end": self.day + timedelta(days=1)}
+        with self._lock:
+            self._con.execute("DELETE FROM online.requested")
+            self._con.register("stated_flights", stated)
+            try:
+                self._con.execute("INSERT INTO online.requested BY NAME FROM stated_flights")
+            finally:
+                self._con.unregister("stated_flights")
+            features = self._con.sql(self._query, params=span).to_arrow_table()
+        return history.stamp(features, self.gaps)
+
+    def features(self, flights: Sequence[ScheduledFlight]) -> pa.Table:
+        """The scoring features of ``flights`` (all of ``day``), as the batch builds them."""
+        strays = [f.key for f in flights if f.flight_date != self.day]
+        if strays:
+            raise ValueError(f"flights of other days than {self.day}: {strays}")
+        table = schedule_rows(flights, self._schema, self._zones, self._distances)
+        rows = [_stated(row) for row in table.to_pylist()]
+        if all(self._published.get(_schedule_key(row)) == row for row in rows):
+            indices = sorted(self._published_index[_schedule_key(row)] for row in rows)
+            return self._published_features.take(indices)  # kept in order of departure
+        return self._build(rows)
+
+    def predictions(self, flights: Sequence[ScheduledFlight], model: Any, version: Any) -> pa.Table:
+        """What the batch would publish for ``flights``: :func:`predictions_table` of their
+        features, scored by ``model`` (the registered ``version``)."""
+        features = self.features(flights)
+        return predictions_table(features, fd.predict(model, features.to_pandas()), version)
+
+    def is_published(self, flight: ScheduledFlight) -> bool:
+        """Whether the day's published schedule has a flight with ``flight``'s key."""
+        return flight.key in self._published
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+
+def _schedule_key(row: dict) -> tuple:
+    return (row["dt"], row["carrier"], row["flight"], row["origin"])
+
+
+def _stated(row: dict) -> dict:
+    """A schedule row without its lineage: what a caller states of a flight."""
+    return {k: v for k, v in row.items() if k != lake.RUN_ID_COLUMN}
+
+
 def resolve_model(tracking_uri: str, day: date, policy: str = CURRENT_CHAMPION):
     """The ``ModelVersion`` that scores ``day`` under ``policy`` (raises NoChampionError)."""
     client = registry.client(tracking_uri)
@@ -144,38 +287,6 @@ def resolve_model(tracking_uri: str, day: date, policy: str = CURRENT_CHAMPION):
     raise UnknownVersionPolicy(
         f"model version policy must be one of {VERSION_POLICIES}; got {policy!r}"
     )
-
-
-def predictions_table(features: pa.Table | pa.RecordBatch, probabilities, version) -> pa.Table:
-    """The predictions of ``features`` (scoring features: a table or one batch), by departure."""
-    p = np.asarray(probabilities, dtype=np.float64)
-    n = len(p)
-    midnight = pc.cast(features.column("flight_date"), pa.timestamp("us"))
-    minutes = pc.cast(features.column("sched_dep_minute_of_day"), pa.int64())
-    trained = (version.tags or {}).get("data.as_of")
-    columns = {
-        **{c: features.column(c) for c in (*fd.KEY, "dest")},
-        "scheduled_departure": pc.add(
-            midnight, pc.cast(pc.multiply(minutes, 60_000_000), pa.duration("us"))
-        ),
-        "probability": pa.array(p),
-        "risk_band": pa.array(fd.risk_bands(p), pa.string()),
-        "model_name": _constant(fd.MODEL_NAME, n),
-        "model_version": _constant(str(version.version), n),
-        "mlflow_run_id": _constant(version.run_id or "", n),
-        "model_trained_as_of": (
-            pa.array(np.full(n, np.datetime64(trained, "D")), pa.date32())
-            if trained
-            else pa.nulls(n, pa.date32())
-        ),
-    }
-    table = pa.table(columns).select(PREDICTION_SCHEMA.names).cast(PREDICTION_SCHEMA)
-    departure = [("scheduled_departure", "ascending"), *((k, "ascending") for k in fd.KEY[1:])]
-    return table.take(pc.sort_indices(table, sort_keys=departure))
-
-
-def _constant(value: str, rows: int) -> pa.Array:
-    return pa.array(np.full(rows, value, dtype=object), pa.string())
 
 
 def score_day(

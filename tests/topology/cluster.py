@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -18,8 +17,16 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from pipelines.ops.embedded_airflow import stop_process_groups
 from tests.fixtures.postgres import ADMIN_DSN
-from tests.topology.topology import Topology, airflow_env, free_ports, mlflow_server_args
+from tests.topology.topology import (
+    Topology,
+    airflow_env,
+    api_args,
+    api_env,
+    free_ports,
+    mlflow_server_args,
+)
 
 BIN = Path(sys.executable).parent
 
@@ -30,7 +37,10 @@ class Cluster:
         # cannot take this run's tasks, nor this run another's.
         prefix = f"nightshift_topo_{os.getpid()}"
         self.home = home
-        api_port, self.mlflow_port, health, worker_logs, trigger_logs = free_ports(5)
+        api_port, self.mlflow_port, health, worker_logs, trigger_logs, predictions = free_ports(6)
+        # The predictions API: one key that may read and score (the production profile).
+        self.api_key = secrets.token_urlsafe(24)
+        self.predictions_url = f"http://127.0.0.1:{predictions}"
         self.topology = Topology(
             home=home,
             postgres="postgresql://postgres@127.0.0.1:5432",
@@ -41,6 +51,7 @@ class Cluster:
             queue=prefix,
             jwt_secret=secrets.token_hex(16),
             fernet_key="",
+            api_keys=f"read+score:{self.api_key}",
         )
         self.api_port = api_port
         self.password = secrets.token_urlsafe(12)
@@ -89,12 +100,12 @@ class Cluster:
             stderr=subprocess.PIPE,
         )
 
-    def start(self, name: str, argv: list[str]) -> None:
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
         out = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 (closed in stop)
         self._log_files.append(out)
         self.processes[name] = subprocess.Popen(
-            argv, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            argv, env=env or self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     def start_all(self) -> None:
@@ -110,24 +121,16 @@ class Cluster:
             "worker",
             [airflow, "celery", "worker", "--concurrency", "2", "--queues", self.topology.queue],
         )
+        port = int(self.predictions_url.rsplit(":", 1)[1])
+        # A short poll, so the champion trained during the test is loaded soon after.
+        api = {**self.env, **api_env(self.topology), "NIGHTSHIFT_API_CHAMPION_POLL_SECONDS": "2"}
+        self.start("api", [str(BIN / "nightshift"), *api_args(port)], env=api)
 
     def stop(self) -> None:
-        """SIGTERM every process group started, then SIGKILL every group (children of a leader
-        that already exited included), whatever happens in between."""
+        """SIGTERM every process group started, then SIGKILL every group, whatever happens."""
         try:
-            for proc in self.processes.values():
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-            deadline = time.monotonic() + 30
-            for proc in self.processes.values():
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(max(0.1, deadline - time.monotonic()))
+            stop_process_groups(list(self.processes.values()))
         finally:
-            for proc in self.processes.values():
-                with contextlib.suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(10)
             for out in self._log_files:
                 out.close()
 

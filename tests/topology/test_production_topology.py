@@ -14,6 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -78,6 +79,48 @@ def _rows(root: Path, layer: str, table: str, day: date):
         assert pc.all(data.filter(relative)["success"]).as_py(), (layer, table, day)
         data = data.filter(pc.invert(relative))
     return data.sort_by([(c, "ascending") for c in data.column_names if c != "unexpected_sample"])
+
+
+def _check_predictions_api(cluster, root: Path, predictions: pa.Table, champion) -> None:
+    """The predictions API on the application database, keys on: a lookup, an on-demand score
+    of a published flight (the batch's probability), and an anonymous caller refused."""
+    url, keys = cluster.predictions_url, {"X-API-Key": cluster.api_key}
+    deadline = time.monotonic() + 120
+    while httpx.get(f"{url}/readyz", timeout=10).status_code != 200:
+        assert time.monotonic() < deadline, cluster.log_tail("api")
+        time.sleep(1)
+    assert httpx.get(f"{url}/readyz", timeout=10).json()["store"] == "postgres"
+    row = predictions.to_pylist()[0]
+    path = f"/v1/flights/{AS_OF}/{row['carrier']}/{row['flight_number']}"
+    found = httpx.get(url + path, params={"origin": row["origin"]}, headers=keys, timeout=30)
+    assert found.status_code == 200, found.text
+    assert found.json()["probability"] == pytest.approx(row["probability"], abs=1e-12)
+    assert found.json()["model_version"] == str(champion.version)
+    schedule = lake.read_partition(root, *tables.raw("schedule").address, AS_OF).to_pylist()
+    [planned] = [
+        s
+        for s in schedule
+        if (s["carrier"], s["flight"], s["origin"])
+        == (row["carrier"], row["flight_number"], row["origin"])
+    ]
+    body = {
+        "flight_date": str(AS_OF),
+        "carrier": planned["carrier"],
+        "flight_number": planned["flight"],
+        "origin": planned["origin"],
+        "dest": planned["dest"],
+        "sched_dep_time": "{:02d}:{:02d}".format(*divmod(planned["sched_dep_time"], 100)),
+        "sched_arr_time": "{:02d}:{:02d}".format(*divmod(planned["sched_arr_time"], 100)),
+        "distance_miles": planned["distance"],
+        **({"tailnum": planned["tailnum"]} if planned["tailnum"] else {}),
+    }
+    scored = httpx.post(f"{url}/v1/score", json=body, headers=keys, timeout=60)
+    assert scored.status_code == 200, scored.text
+    assert scored.json()["probability"] == pytest.approx(row["probability"], abs=1e-12)
+    assert scored.json()["model_version"] == str(champion.version)
+    refused = httpx.get(f"{url}/v1/flights", params={"date": str(AS_OF)}, timeout=30)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"] == "application/problem+json"
 
 
 @pytest.fixture(scope="module")
@@ -205,6 +248,7 @@ def test_backfill_train_and_score_through_the_rest_api(home: Path) -> None:
         # The API refuses anonymous callers (no all-admins mode).
         anonymous = httpx.get(f"{cluster.topology.api_url}/api/v2/dags", timeout=30)
         assert anonymous.status_code == 401
+        _check_predictions_api(cluster, root, predictions, champion)
     assert cluster.alive() == dict.fromkeys(cluster.processes, False)
 
     # The same five days on the embedded default (SQLite, in-process dag.test) give the same rows.

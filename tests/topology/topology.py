@@ -62,6 +62,7 @@ SERVICES = (
     "triggerer",
     "worker",
     "mlflow",
+    "api",
 )
 
 
@@ -91,6 +92,7 @@ class Topology:
     queue: str = "default"  # the Celery queue tasks go to and workers consume
     jwt_secret: str = field(default="", repr=False)
     fernet_key: str = field(default="", repr=False)
+    api_keys: str = field(default="", repr=False)  # NIGHTSHIFT_API_KEYS of the predictions API
 
     def database(self, name: str) -> str:
         return f"{self.database_prefix}_{name}"
@@ -150,3 +152,22 @@ def mlflow_server_args(t: Topology, port: int, host: str = "127.0.0.1") -> list[
         "--allowed-hosts",
         ",".join(f"{h}:{port}" for h in (host, "localhost", "127.0.0.1")),
     ]
+
+
+def api_env(t: Topology) -> dict[str, str]:
+    """The predictions API's environment: the production profile (the application database),
+    keys required, the registry, and a spill folder outside the lake it reads."""
+    return {
+        "NIGHTSHIFT_HOME": str(t.home),
+        "NIGHTSHIFT_MLFLOW_TRACKING_URI": t.mlflow_url,
+        "NIGHTSHIFT_PUBLISH_DSN": t.dsn("app"),
+        "NIGHTSHIFT_API_KEYS": t.api_keys,
+        "NIGHTSHIFT_DUCKDB_TEMP_DIRECTORY": "/tmp/nightshift-duckdb",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "OMP_NUM_THREADS": "1",
+    }
+
+
+def api_args(port: int, host: str = "127.0.0.1") -> list[str]:
+    """``nightshift serve`` as the topology runs it."""
+    return ["serve", "--host", host, "--port", str(port)]
