@@ -134,9 +134,10 @@ def main() -> int:
 
     with mlflow_ui(free_port()) as mlflow_url:
         version = champion_version(settings.mlflow_tracking_uri)
-        page = f"{mlflow_url}/#/models/flight_delay/versions/{version}"
+        classic = "workflowType=machine_learning"  # a new browser opens MLflow's GenAI view
+        page = f"{mlflow_url}/#/models/flight_delay/versions/{version}?{classic}"
         dom = browse(page, IMAGES / "mlflow-model-card.png", "1400,1600")
-        check("mlflow model version", dom, "Model card", "Promotion")
+        check("mlflow model version", dom, f"version {version}", "Promotion", "Holdout metrics")
     if failures:
         print(f"pages that do not show what they should: {', '.join(failures)}", file=sys.stderr)
         return 1
