@@ -102,17 +102,7 @@ def requests_of(root: Path) -> dict[str, list[tuple[str, str, dict | None]]]:
         lookups.append(
             ("GET", f"/v1/flights/{DAY}/{row['carrier']}/{row['flight']}?origin={row['origin']}")
         )
-        body = {
-            "flight_date": str(DAY),
-            "carrier": row["carrier"],
-            "flight_number": row["flight"],
-            "origin": row["origin"],
-            "dest": row["dest"],
-            "sched_dep_time": _clock(row["sched_dep_time"]),
-            "sched_arr_time": _clock(row["sched_arr_time"]),
-            "distance_miles": row["distance"],
-            **({"tailnum": row["tailnum"]} if row["tailnum"] else {}),
-        }
+        body = score_body(row, DAY)
         stated.append(body)
         if row["sched_dep_time"] < 2200:
             changed.append({**body, "sched_dep_time": _clock(row["sched_dep_time"] + 100)})
@@ -121,6 +111,23 @@ def requests_of(root: Path) -> dict[str, list[tuple[str, str, dict | None]]]:
         "score": [("POST", "/v1/score", b) for b in stated],
         "score_changed": [("POST", "/v1/score", b) for b in changed],
     }
+
+
+def score_body(row: dict, day: date) -> dict:
+    """A published schedule row (``raw.schedule``) as the body of ``POST /v1/score``."""
+    body = {
+        "flight_date": str(day),
+        "carrier": row["carrier"],
+        "flight_number": row["flight"],
+        "origin": row["origin"],
+        "dest": row["dest"],
+        "sched_dep_time": _clock(row["sched_dep_time"]),
+        "sched_arr_time": _clock(row["sched_arr_time"]),
+        "distance_miles": row["distance"],
+    }
+    if row["tailnum"] is not None:
+        body["tailnum"] = row["tailnum"]
+    return body
 
 
 def _clock(hhmm: int) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -52,13 +52,15 @@ class AirflowApi:
         log_folder: Path,
         check_alive: Callable[[], None] = lambda: None,
         started: float | None = None,
+        token: str | None = None,
     ) -> None:
         self.url = url
         self.log_folder = log_folder
         self.check_alive = check_alive
         self.client = httpx.Client(base_url=f"{url}/api/v2", timeout=60)
-        # The embedded default makes every user an admin: the token needs no password.
-        token = httpx.get(f"{url}/auth/token", timeout=30).json()["access_token"]
+        if token is None:
+            # The embedded default makes every user an admin: the token needs no password.
+            token = httpx.get(f"{url}/auth/token", timeout=30).json()["access_token"]
         self.client.headers["Authorization"] = f"Bearer {token}"
         # The clock of the progress lines (time.monotonic() when the command began).
         self.started = time.monotonic() if started is None else started
@@ -76,7 +78,8 @@ class AirflowApi:
 
     # --- DAGs -----------------------------------------------------------------------------------
 
-    def wait_for_dags(self, dag_ids: list[str], timeout: float = 120) -> None:
+    def wait_for_dags(self, dag_ids: Iterable[str], timeout: float = 120) -> None:
+        """Until the dag-processor has parsed and stored every one of ``dag_ids``."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
@@ -84,7 +87,9 @@ class AirflowApi:
             if set(dag_ids) <= found:
                 return
             time.sleep(POLL_SECONDS)
-        raise AirflowApiError(f"the dag-processor did not parse {dag_ids} in {timeout:.0f} s")
+        raise AirflowApiError(
+            f"the dag-processor did not parse {sorted(dag_ids)} in {timeout:.0f} s"
+        )
 
     def set_paused(self, dag_id: str, paused: bool) -> None:
         self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})

@@ -98,7 +98,7 @@ def check_request(
             f"{dag.start_date:%Y-%m-%d}); {first} is earlier, so no task would run"
         )
     last = interval.end - timedelta(days=1)
-    if dag.end_date is not None and run_time(last) - timedelta(days=1) >= dag.end_date:
+    if dag.end_date is not None and run_time(last) > dag.end_date:
         # After end_date too, Airflow would create the run with no task instances.
         latest = (dag.end_date - timedelta(days=1)).date()
         raise RunRequestError(
@@ -174,7 +174,7 @@ def _watching_tasks(errors: dict[str, BaseException], label: str = "") -> Iterat
 def _progress(ti, label: str, state: str, seconds: float) -> None:
     """One line per task as it ends: ``  flights_daily 2013-03-08: extract done in 1.2 s``."""
     mapped = f" [{ti.map_index}]" if getattr(ti, "map_index", -1) >= 0 else ""
-    print(f"  {ti.dag_id} {label}: {ti.task_id}{mapped} {state} in {seconds:.1f} s", flush=True)
+    print(f"  {ti.dag_id} {label}: {ti.task_id}{mapped} {state} in {duration(seconds)}", flush=True)
 
 
 def _write_failures(dag_id: str, label: str, errors: dict[str, BaseException]) -> Path | None:

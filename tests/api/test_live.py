@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, settings
 
 import models.flight_delay as fd
 from api.app import OPENAPI_FILE, create_app
+from benchmarks.api_load import score_body
 from pipelines import tables
 from pipelines.dates import Interval
 from pipelines.serving import scoring
@@ -93,19 +94,7 @@ def _batch(world: dict) -> dict[tuple, dict]:
 
 def _as_stated(row: dict) -> dict:
     """A published schedule row as the body of POST /v1/score."""
-    body = {
-        "flight_date": str(DAY),
-        "carrier": row["carrier"],
-        "flight_number": row["flight"],
-        "origin": row["origin"],
-        "dest": row["dest"],
-        "sched_dep_time": f"{row['sched_dep_time'] // 100:02d}:{row['sched_dep_time'] % 100:02d}",
-        "sched_arr_time": f"{row['sched_arr_time'] // 100:02d}:{row['sched_arr_time'] % 100:02d}",
-        "distance_miles": row["distance"],
-    }
-    if row["tailnum"] is not None:
-        body["tailnum"] = row["tailnum"]
-    return body
+    return score_body(row, DAY)
 
 
 def test_on_demand_scoring_returns_the_batch_probability_of_every_flight(

@@ -17,6 +17,7 @@ import httpx
 import psycopg
 from psycopg import sql
 
+from pipelines.ops.airflow_rest import AirflowApi
 from pipelines.ops.embedded_airflow import stop_process_groups
 from tests.fixtures.postgres import ADMIN_DSN
 from tests.topology.topology import (
@@ -141,6 +142,11 @@ class Cluster:
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
 
+    def raise_if_dead(self) -> None:
+        dead = [n for n, ok in self.alive().items() if not ok]
+        if dead:
+            raise RuntimeError(f"{dead} exited:\n" + "\n".join(self.log_tail(n) for n in dead))
+
     def alive(self) -> dict[str, bool]:
         return {n: p.poll() is None for n, p in self.processes.items()}
 
@@ -157,9 +163,7 @@ class Cluster:
     def wait_until_healthy(self, timeout: float = 180) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            dead = [n for n, ok in self.alive().items() if not ok]
-            if dead:
-                raise RuntimeError(f"{dead} exited:\n" + "\n".join(self.log_tail(n) for n in dead))
+            self.raise_if_dead()
             try:
                 api = httpx.get(f"{self.topology.api_url}/api/v2/monitor/health", timeout=5)
                 ml = httpx.get(f"{self.topology.mlflow_url}/health", timeout=5)
@@ -200,37 +204,20 @@ def running(home: Path, settings: dict[str, str] | None = None) -> Iterator[Clus
             cluster.drop_databases()
 
 
-class Api:
-    """The Airflow REST API v2, authenticated with a JWT from ``/auth/token``."""
+class Api(AirflowApi):
+    """The Airflow REST API v2 (the CLI's client), authenticated with a password JWT, plus the
+    waits of this test."""
 
     def __init__(self, cluster: Cluster) -> None:
-        self.base = f"{cluster.topology.api_url}/api/v2"
-        self.client = httpx.Client(
-            headers={"Authorization": f"Bearer {cluster.token()}"}, timeout=60
+        super().__init__(
+            cluster.topology.api_url,
+            cluster.home / "logs",
+            check_alive=cluster.raise_if_dead,
+            token=cluster.token(),
         )
 
-    def call(self, method: str, path: str, **kwargs) -> dict:
-        for attempt in range(5):
-            r = self.client.request(method, f"{self.base}{path}", **kwargs)
-            if r.status_code != 503:  # SQLite-era "database is locked" style hiccups: retry
-                break
-            time.sleep(2 * (attempt + 1))
-        if r.status_code >= 400:
-            raise RuntimeError(f"{method} {path}: {r.status_code} {r.text[:500]}")
-        return r.json() if r.content else {}
-
     def unpause(self, dag_id: str) -> None:
-        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": False})
-
-    def wait_for_dags(self, dag_ids: set[str], timeout: float = 120) -> None:
-        """Until the DAG processor has parsed and stored every one of ``dag_ids``."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = {d["dag_id"] for d in self.call("GET", "/dags", params={"limit": 100})["dags"]}
-            if dag_ids <= found:
-                return
-            time.sleep(2)
-        raise TimeoutError(f"DAGs not parsed after {timeout} s: {sorted(dag_ids)}")
+        self.set_paused(dag_id, False)
 
     def runs(self, dag_id: str) -> list[dict]:
         return self.call("GET", f"/dags/{dag_id}/dagRuns", params={"limit": 100})["dag_runs"]
@@ -247,11 +234,7 @@ class Api:
             done = all(r["state"] in ("success", "failed") for r in runs)
             if len(runs) >= count and done and (run_id is None or run_id in ids):
                 return runs
-            dead = [n for n, ok in cluster.alive().items() if not ok]
-            if dead:
-                raise RuntimeError(
-                    f"{dead} exited:\n" + "\n".join(cluster.log_tail(n) for n in dead)
-                )
+            self.check_alive()
             time.sleep(5)
         raise TimeoutError(
             f"{dag_id}: runs not done after {timeout} s: "
