@@ -79,7 +79,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronTriggerTimetable, Param, dag, task
+from airflow.sdk import Param, dag, task
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from common.assets import (
     FLIGHT_FEATURES,
@@ -91,14 +91,20 @@ from common.assets import (
     PREDICTIONS,
     WAREHOUSE,
 )
-from common.defaults import DEFAULT_ARGS, history_params, interval_params, schedule_window
+from common.defaults import (
+    DEFAULT_ARGS,
+    history_params,
+    interval_params,
+    schedule_start,
+    window_timetable,
+)
 
 
 @dag(
     dag_id="flight_delay_scoring",
-    schedule=CronTriggerTimetable("0 0 * * *", timezone="UTC", interval=timedelta(days=1)),
+    schedule=window_timetable("0 0 * * *", days=1),
     # Starts a week after the first weekly training run could have promoted a champion.
-    **schedule_window(lead_setting="scoring_lead_days"),
+    start_date=schedule_start(lead_setting="scoring_lead_days"),
     catchup=True,
     # One at a time, in order: the run for D monitors what the run for D-1 scored.
     max_active_runs=1,

@@ -42,11 +42,9 @@ See every run in MLflow (`make mlflow`, experiment `flight_delay`).
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable, Param, dag, task
+from airflow.sdk import AssetOrTimeSchedule, Param, dag, task
 from common.assets import FLIGHT_FEATURES, MODEL_ALERT, MODEL_REGISTRY
-from common.defaults import DEFAULT_ARGS, schedule_window
+from common.defaults import DEFAULT_ARGS, schedule_start, window_timetable
 
 from pipelines.training.config import PARAMS as TRAINING_PARAMS
 
@@ -55,11 +53,11 @@ from pipelines.training.config import PARAMS as TRAINING_PARAMS
     dag_id="flight_delay_training",
     # Weekly, and whenever monitoring raises the model alert (the event carries its as_of).
     schedule=AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable("0 0 * * 1", timezone="UTC", interval=timedelta(days=7)),
+        timetable=window_timetable("0 0 * * 1", days=7),
         assets=[MODEL_ALERT],
     ),
     # The first weeks have too little history to train on.
-    **schedule_window(lead_setting="training_lead_days"),
+    start_date=schedule_start(lead_setting="training_lead_days"),
     # No catch-up: after an outage (or on unpausing) one fit on the latest week is wanted, not
     # one per missed week, each replacing the last.
     catchup=False,

@@ -51,7 +51,7 @@ Every task replaces its own partitions, so a rerun never duplicates rows. The da
 for are firing times, one day after the day processed.
 1. **One day**: **Trigger**, **Logical date** = midnight after the day (day 2013-03-10:
    `2013-03-11 00:00`), params empty, **Trigger**. (The default logical date, now, lies after
-   the schedule window: Airflow would create the run with no task.)
+   the schedule window: the run reprocesses the window's last day.)
 2. **One run per day**: **Trigger → Backfill**, **From** = the day after the first day, **To** =
    the day after the last (February: `2013-02-02` to `2013-03-01`), **Reprocess behaviour**
    `Missing Runs` (days with no run yet) or `All Runs` (redo them), **Max active runs** `1`
@@ -66,7 +66,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from airflow.sdk import CronTriggerTimetable, dag, get_current_context, task, task_group
+from airflow.sdk import dag, get_current_context, task, task_group
 from common.assets import (
     FLIGHT_FEATURES,
     QUARANTINE,
@@ -75,7 +75,13 @@ from common.assets import (
     VALIDATION_RESULTS,
     WAREHOUSE,
 )
-from common.defaults import DEFAULT_ARGS, history_params, interval_params, schedule_window
+from common.defaults import (
+    DEFAULT_ARGS,
+    history_params,
+    interval_params,
+    schedule_start,
+    window_timetable,
+)
 
 # A mapped task's label in the grid: its chunk of days (set by the task in its context).
 CHUNK_LABEL = "{{ chunk_label | default('') }}"
@@ -85,8 +91,8 @@ CHUNK_LABEL = "{{ chunk_label | default('') }}"
     dag_id="flights_daily",
     # A bare cron string gives a zero-length interval in Airflow 3. This one fires at midnight
     # with interval [D, D+1): scheduled, backfilled and manual runs at D+1 all process day D.
-    schedule=CronTriggerTimetable("0 0 * * *", timezone="UTC", interval=timedelta(days=1)),
-    **schedule_window(),
+    schedule=window_timetable("0 0 * * *", days=1),
+    start_date=schedule_start(),
     catchup=True,
     max_active_runs=4,
     default_args=DEFAULT_ARGS,

@@ -96,6 +96,9 @@ def test_airflow_services_have_the_topologys_settings(compose: dict, service: st
         assert _unsecret(env[key]) == expected[key], f"{service}: {key}"
     assert _unsecret(env["NIGHTSHIFT_PUBLISH_DSN"]) == COMPOSE_TOPOLOGY.dsn("app")
     assert env["NIGHTSHIFT_SOURCE_KIND"] == "postgres"
+    # The image copies plugins/ beside dags/: the DAGs' timetable is registered there.
+    assert env["AIRFLOW__CORE__PLUGINS_FOLDER"] == "/opt/nightshift/plugins"
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == "/opt/nightshift/dags"
 
 
 def test_every_long_running_service_has_a_healthcheck_and_waits_for_health(compose: dict) -> None:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from airflow.sdk import Param
 
 from pipelines.settings import get_settings
+from pipelines.tasks.timetable import WindowedCronTimetable
 
 OWNER = "data-platform"
 
@@ -47,24 +48,28 @@ def history_params() -> dict[str, Param]:
     }
 
 
-def schedule_window(lead_setting: str | None = None) -> dict[str, datetime | None]:
-    """``start_date``/``end_date`` from settings, so that the scheduler processes every day of
-    ``[schedule_start + lead, schedule_end]``.
+def window_timetable(cron: str, days: int) -> WindowedCronTimetable:
+    """Fires at ``cron`` (UTC) for the ``days`` before, up to the last day of the schedule window.
 
-    The timetables fire at midnight D+1 for day D, and the scheduled run's logical date is D (the
-    interval start). Airflow bounds the *firing* times by start/end date but creates task instances
-    only when the logical date is on or after ``start_date``. Hence ``start_date`` is midnight of
-    the first day (its first firing, for the day before, has no tasks and succeeds empty) and
-    ``end_date`` midnight after the last day. ``lead_setting`` names the setting that delays the
-    start (days): a DAG that needs history (training, scoring) begins once there is some.
+    The run firing at midnight D+1 processes ``[D+1 - days, D+1)``; its logical date is the
+    interval start. The window's end bounds the timetable rather than the DAG's ``end_date``, so
+    that a run triggered after the window (the Trigger form's default) processes its last
+    interval instead of being created with no task (see ``pipelines/tasks/timetable.py``).
+    """
+    return WindowedCronTimetable(
+        cron, interval=timedelta(days=days), last_day=get_settings().schedule_end
+    )
+
+
+def schedule_start(lead_setting: str | None = None) -> datetime:
+    """``start_date`` from settings: midnight of ``schedule_start + lead``.
+
+    Airflow creates task instances only when the logical date (the interval start, day D) is on
+    or after ``start_date``, so the first day processed is exactly this one (its first firing, for
+    the day before, has no tasks and succeeds empty). ``lead_setting`` names the setting that
+    delays the start (days): a DAG that needs history (training, scoring) begins once there is
+    some. A window shorter than the lead gives the DAG no scheduled runs (manual ones still work).
     """
     settings = get_settings()
     lead = timedelta(days=getattr(settings, lead_setting) if lead_setting else 0)
-
-    def midnight(day):
-        return None if day is None else datetime.combine(day, time(0), tzinfo=UTC)
-
-    start = midnight(settings.schedule_start + lead)
-    end = None if settings.schedule_end is None else midnight(settings.schedule_end + timedelta(1))
-    # A window shorter than the lead: the DAG gets no scheduled runs (manual ones still work).
-    return {"start_date": start, "end_date": None if end is None else max(start, end)}
+    return datetime.combine(settings.schedule_start + lead, time(0), tzinfo=UTC)

@@ -85,6 +85,12 @@ def load_dag(dag_id: str):
     return bag.dags[dag_id]
 
 
+def schedule_window_end(dag: Any) -> datetime | None:
+    """Midnight after the schedule window's last day, from the DAG's timetable (None: open)."""
+    timetable = getattr(dag.timetable, "timetable", dag.timetable)  # inside AssetOrTimeSchedule
+    return getattr(timetable, "window_end", None)
+
+
 def check_request(
     dag, interval: Interval, conf: dict[str, Any] | None, coarse: bool = False
 ) -> None:
@@ -98,9 +104,10 @@ def check_request(
             f"{dag.start_date:%Y-%m-%d}); {first} is earlier, so no task would run"
         )
     last = interval.end - timedelta(days=1)
-    if dag.end_date is not None and run_time(last) > dag.end_date:
-        # After end_date too, Airflow would create the run with no task instances.
-        latest = (dag.end_date - timedelta(days=1)).date()
+    window_end = schedule_window_end(dag)
+    if window_end is not None and run_time(last) > window_end:
+        # The timetable would run the window's last interval instead (the Trigger form's case).
+        latest = (window_end - timedelta(days=1)).date()
         raise RunRequestError(
             f"{dag.dag_id} processes days up to {latest} (its schedule window, "
             f"NIGHTSHIFT_SCHEDULE_END); {last} is later, so no task would run"

@@ -8,14 +8,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from airflow.dag_processing.dagbag import BundleDagBag
-from airflow.sdk import (
-    CronDataIntervalTimetable,
-    CronTriggerTimetable,
-)
-from airflow.serialization.encoders import coerce_to_core_timetable
+from airflow.serialization.definitions.dag import SerializedDAG
+from airflow.serialization.serialized_objects import DagSerialization
 from airflow.timetables.base import TimeRestriction
 
 from pipelines.settings import get_settings
+from pipelines.tasks.timetable import WindowedCronTimetable
 from tests.fixtures.dags import (
     CATCHUP_DAGS,
     DAGS_DIR,
@@ -112,11 +110,11 @@ def test_timetable_gives_one_day_data_intervals(dags: dict) -> None:
     for dag_id, lead_days in DAILY_DAGS.items():
         dag = dags[dag_id]
         # A bare cron string gives a zero-length interval in Airflow 3: the timetable must be one
-        # that carries a real interval (a CronTriggerTimetable with interval=1 day here).
-        assert isinstance(dag.timetable, CronTriggerTimetable | CronDataIntervalTimetable), (
+        # that carries a real interval (a cron trigger with interval=1 day here).
+        assert isinstance(dag.timetable, WindowedCronTimetable), (
             f"{dag_id}: timetable {type(dag.timetable).__name__}"
         )
-        timetable = coerce_to_core_timetable(dag.timetable)
+        timetable = dag.timetable
         settings = get_settings()
         start = settings.schedule_start + timedelta(days=lead_days)
         # Every scheduled run, start to end, as the scheduler would create them (catch-up).
@@ -144,3 +142,45 @@ def test_timetable_gives_one_day_data_intervals(dags: dict) -> None:
             )
             # The run at midnight D+1 processes day D.
             assert interval.end == run_after, f"{dag_id}: {interval} for run_after {run_after}"
+
+
+def _timetable(dag) -> WindowedCronTimetable:
+    return getattr(dag.timetable, "timetable", dag.timetable)  # inside AssetOrTimeSchedule
+
+
+def test_dags_keep_their_window_through_serialization(dags: dict) -> None:
+    # The scheduler and the API server see the DAG as serialized: the custom timetable must come
+    # back (registered by plugins/nightshift.py) with the window's last day.
+    last_day = get_settings().schedule_end
+    for dag_id, dag in dags.items():
+        served: SerializedDAG = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+        timetable = _timetable(served)
+        assert isinstance(timetable, WindowedCronTimetable), f"{dag_id}: {type(timetable)}"
+        assert timetable.last_day == last_day, f"{dag_id}: last day {timetable.last_day}"
+        assert timetable.serialize() == _timetable(dag).serialize()
+
+
+def test_a_run_triggered_after_the_window_processes_its_last_interval(dags: dict) -> None:
+    # The Trigger form proposes now as the logical date. With an end_date Airflow would create
+    # that run with no task; the window bounds the timetable instead, and such a run processes
+    # the window's last interval.
+    last_day = get_settings().schedule_end
+    window_end = datetime.combine(last_day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+    now = datetime.now(UTC)
+    for dag_id, dag in dags.items():
+        served = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+        assert served.end_date is None, f"{dag_id}: end_date {served.end_date}"
+        for task in served.tasks:
+            assert task.end_date is None, f"{dag_id}.{task.task_id}: end_date {task.end_date}"
+            assert task.start_date <= now
+        timetable = _timetable(served)
+        interval = timetable.infer_manual_data_interval(run_after=now)
+        assert interval.end == window_end, f"{dag_id}: {interval}"
+        assert interval.end - interval.start == timetable._interval
+        # Nothing is scheduled after the last interval, with or without catch-up.
+        for catchup in (True, False):
+            restriction = TimeRestriction(earliest=served.start_date, latest=None, catchup=catchup)
+            after = timetable.next_dagrun_info(
+                last_automated_data_interval=interval, restriction=restriction
+            )
+            assert after is None, f"{dag_id}: {after} is past the window (catchup={catchup})"

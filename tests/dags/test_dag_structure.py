@@ -6,15 +6,11 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from airflow.sdk import (
-    Asset,
-    AssetOrTimeSchedule,
-    CronTriggerTimetable,
-)
-from airflow.serialization.encoders import coerce_to_core_timetable
+from airflow.sdk import Asset, AssetOrTimeSchedule
 from airflow.timetables.base import TimeRestriction
 
 from pipelines.settings import get_settings
+from pipelines.tasks.timetable import WindowedCronTimetable
 
 # --- flights_daily structure -------------------------------------------------------------------
 
@@ -90,9 +86,9 @@ def test_training_runs_weekly_on_monday_with_a_seven_day_interval(dags: dict) ->
     dag = dags["flight_delay_training"]
     # Weekly, or when monitoring raises the model alert.
     assert isinstance(dag.timetable, AssetOrTimeSchedule)
-    assert isinstance(dag.timetable.timetable, CronTriggerTimetable)
+    assert isinstance(dag.timetable.timetable, WindowedCronTimetable)
     assert {a.name for a in dag.timetable.asset_condition.objects} == {"models.flight_delay_alert"}
-    timetable = coerce_to_core_timetable(dag.timetable.timetable)
+    timetable = dag.timetable.timetable
     first = timetable.next_dagrun_info(
         last_automated_data_interval=None,
         restriction=TimeRestriction(earliest=dag.start_date, latest=None, catchup=True),

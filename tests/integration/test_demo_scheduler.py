@@ -143,6 +143,18 @@ def test_nothing_is_left_to_catch_up_and_the_ui_serves_the_logs(demo) -> None:
         )
         assert dry.status_code == 200, dry.text[:500]
         assert dry.json()["total_entries"] == 4, dry.text[:500]
+        # The Trigger form's default logical date, now, lies after the window: the run reruns
+        # the window's last day (the plugin's timetable, loaded by the API server), with tasks.
+        r = api.post(
+            "/dags/flights_daily/dagRuns",
+            json={"logical_date": datetime.now(UTC).isoformat(), "conf": {}},
+        )
+        assert r.status_code == 200, r.text[:500]
+        manual = r.json()
+        assert manual["data_interval_start"].startswith(f"{LAST}T00:00:00"), manual
+        assert manual["data_interval_end"].startswith(f"{END}T00:00:00"), manual
+        tis = api.get(f"/dags/flights_daily/dagRuns/{manual['dag_run_id']}/taskInstances")
+        assert tis.json()["total_entries"] > 0, tis.text[:500]
         run_id = f"backfill__{END}T00:00:00+00:00"
         task = f"/dags/flights_daily/dagRuns/{run_id}/taskInstances/build_features"
         r = api.get(f"{task}/logs/1", headers={"Accept": "application/json"})

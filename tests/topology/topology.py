@@ -35,6 +35,7 @@ AIRFLOW_CONSTANTS = {
 AIRFLOW_VARIABLES = (
     "AIRFLOW_HOME",
     "AIRFLOW__CORE__DAGS_FOLDER",
+    "AIRFLOW__CORE__PLUGINS_FOLDER",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
     "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC",
     "AIRFLOW__CELERY__BROKER_URL",
@@ -112,6 +113,7 @@ def airflow_env(t: Topology) -> dict[str, str]:
         **AIRFLOW_CONSTANTS,
         "AIRFLOW_HOME": str(home / "airflow"),
         "AIRFLOW__CORE__DAGS_FOLDER": str(REPO_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO_ROOT / "plugins"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": t.dsn("airflow", "postgresql+psycopg"),
         # Airflow would derive an asyncpg URL (a driver not installed): psycopg 3 does async too.
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": t.dsn("airflow", "postgresql+psycopg"),
