@@ -1,8 +1,8 @@
 """Stage: build ``features.flight_features`` for every day of an interval.
 
-Set-based: the feature SQL computes a whole run of days in one pass (the outcomes rolled up once
-per day and key, trailing windows as differences of cumulative sums), so a coarse run over a
-year is a dozen queries, not 365. A pass holds at most ``PASS_FLIGHTS`` flights (counted from
+Set-based: the feature SQL computes a whole run of days in one pass (each past flight counted
+once per day whose trailing window holds it, one aggregation per key and day), so a coarse run
+over a year is a dozen queries, not 365. A pass holds at most ``PASS_FLIGHTS`` flights (counted from
 the raw partitions' footers), so a large day gets a pass of its own. Each day then streams from
 DuckDB into its partition a batch at a time: the process holds what DuckDB holds (bounded by its
 memory limit, spilling past it) plus one batch, however large the day.

@@ -14,10 +14,11 @@
 -- 20 flights (the `prior` CTE; the macro smoothed_rate in sql/macros), so a route seen twice does
 -- not get a rate of 0% or 100%.
 --
--- Set-based: one pass serves a whole interval. The outcomes are rolled up once per day and key,
--- then summed cumulatively; a trailing window [F - w, F - 1] of a key is the difference of two
--- cumulative sums found by ASOF joins. A day's rows are the same whether it is built alone or
--- inside a longer interval.
+-- Set-based: one pass serves a whole interval. Each past flight is counted once per day of the
+-- interval whose window holds it, and one aggregation per grouping, key and day gives the 1-, 7-
+-- and 28-day counts; for one day that is a single pass over the 28 days of history, with as many
+-- groups as keys (no per-day rollup, running sums or joins to find window edges). A day's rows
+-- are the same whether it is built alone or inside a longer interval.
 with
 
 schedule as (
@@ -39,7 +40,19 @@ past as (
         and is_delayed is not null
 ),
 
--- Each past flight once per grouping it counts in. A key is text, so one table serves all.
+-- Each past flight once per day of the interval whose 28-day window [F - 28, F - 1] holds it
+-- (days_before = F - flight_date): one copy for a single day, at most 28 for a long interval.
+past_days as (
+    select
+        *,
+        unnest(range(
+            greatest(1, cast($start as date) - flight_date),
+            least(28, cast($end as date) - 1 - flight_date) + 1
+        )) as days_before
+    from past
+),
+
+-- ... and once per grouping it counts in. A key is text, so one table serves all.
 past_keys as (
     select
         unnest([
@@ -54,113 +67,33 @@ past_keys as (
             origin || '|' || dest,
             carrier || '|' || cast(flight_number as varchar)
         ]) as key_value,
-        flight_date,
+        flight_date + cast(days_before as integer) as asked_date,
+        days_before,
         is_delayed,
         dep_delay_minutes
-    from past
+    from past_days
 ),
 
--- One row per key, grouping and day: flights, delayed flights, and departure delays (summed and
--- counted apart, because a mean skips missing delays).
-rollup as (
-    select
-        grouping_name,
-        key_value,
-        flight_date,
-        count(*) as flights,
-        count(*) filter (where is_delayed) as delayed,
-        sum(dep_delay_minutes) as dep_delay_sum,
-        count(dep_delay_minutes) as dep_delay_count
-    from past_keys
-    group by grouping_name, key_value, flight_date
-),
-
-cumulative as (
-    select
-        grouping_name,
-        key_value,
-        flight_date,
-        cast(sum(flights) over running as bigint) as flights,
-        cast(sum(delayed) over running as bigint) as delayed,
-        cast(sum(dep_delay_sum) over running as double) as dep_delay_sum,
-        cast(sum(dep_delay_count) over running as bigint) as dep_delay_count
-    from rollup
-    window running as (
-        partition by grouping_name, key_value order by flight_date
-        rows between unbounded preceding and current row
-    )
-),
-
--- Each grouping and key a flight of the interval asks about.
-schedule_keys as (
-    select
-        unnest([
-            'all', 'carrier', 'origin', 'origin_hour', 'dest', 'route', 'flight_number'
-        ]) as grouping_name,
-        unnest([
-            '',
-            carrier,
-            origin,
-            origin || '|' || cast(sched_dep_hour as varchar),
-            dest,
-            origin || '|' || dest,
-            carrier || '|' || cast(flight_number as varchar)
-        ]) as key_value,
-        flight_date
-    from schedule
-),
-
--- ... once per day, with the window edges it needs.
-asked as (
-    select distinct
-        grouping_name,
-        key_value,
-        flight_date,
-        flight_date - 1 as through_1,
-        flight_date - 2 as before_1,
-        flight_date - 8 as before_7,
-        flight_date - 29 as before_28
-    from schedule_keys
-),
-
--- Trailing sums over 1, 7 and 28 days before each asked day: cumulative through F - 1 minus
--- cumulative through F - 1 - w (no row: nothing yet, read as 0).
+-- Trailing counts and sums over the 1, 7 and 28 days before each day, per grouping and key: one
+-- aggregation, whose groups are the keys the window saw (a key never seen has no row).
 windowed as (
     select
-        a.grouping_name,
-        a.key_value,
-        a.flight_date,
-        coalesce(t.flights, 0) - coalesce(b1.flights, 0) as n_1d,
-        coalesce(t.delayed, 0) - coalesce(b1.delayed, 0) as delayed_1d,
-        coalesce(t.dep_delay_sum, 0) - coalesce(b1.dep_delay_sum, 0) as dep_delay_sum_1d,
-        coalesce(t.dep_delay_count, 0) - coalesce(b1.dep_delay_count, 0) as dep_delay_count_1d,
-        coalesce(t.flights, 0) - coalesce(b7.flights, 0) as n_7d,
-        coalesce(t.delayed, 0) - coalesce(b7.delayed, 0) as delayed_7d,
-        coalesce(t.dep_delay_sum, 0) - coalesce(b7.dep_delay_sum, 0) as dep_delay_sum_7d,
-        coalesce(t.dep_delay_count, 0) - coalesce(b7.dep_delay_count, 0) as dep_delay_count_7d,
-        coalesce(t.flights, 0) - coalesce(b28.flights, 0) as n_28d,
-        coalesce(t.delayed, 0) - coalesce(b28.delayed, 0) as delayed_28d
-    from asked as a
-    asof left join cumulative as t
-        on
-            a.grouping_name = t.grouping_name
-            and a.key_value = t.key_value
-            and a.through_1 >= t.flight_date
-    asof left join cumulative as b1
-        on
-            a.grouping_name = b1.grouping_name
-            and a.key_value = b1.key_value
-            and a.before_1 >= b1.flight_date
-    asof left join cumulative as b7
-        on
-            a.grouping_name = b7.grouping_name
-            and a.key_value = b7.key_value
-            and a.before_7 >= b7.flight_date
-    asof left join cumulative as b28
-        on
-            a.grouping_name = b28.grouping_name
-            and a.key_value = b28.key_value
-            and a.before_28 >= b28.flight_date
+        grouping_name,
+        key_value,
+        asked_date as flight_date,
+        count(*) filter (where days_before = 1) as n_1d,
+        count(*) filter (where days_before = 1 and is_delayed) as delayed_1d,
+        cast(sum(dep_delay_minutes) filter (where days_before = 1) as double) as dep_delay_sum_1d,
+        count(dep_delay_minutes) filter (where days_before = 1) as dep_delay_count_1d,
+        count(*) filter (where days_before <= 7) as n_7d,
+        count(*) filter (where days_before <= 7 and is_delayed) as delayed_7d,
+        cast(sum(dep_delay_minutes) filter (where days_before <= 7) as double)
+            as dep_delay_sum_7d,
+        count(dep_delay_minutes) filter (where days_before <= 7) as dep_delay_count_7d,
+        count(*) as n_28d,
+        count(*) filter (where is_delayed) as delayed_28d
+    from past_keys
+    group by grouping_name, key_value, asked_date
 ),
 
 -- A group without any flight in its window has no rate (null), as a group never seen.
@@ -234,13 +167,14 @@ planes as (
     inner join snapshot_of_day as s on p.snapshot_date = s.snapshot_date
 ),
 
+-- Every scheduled day has a prior, even with no flight in its window (the first day of a lake).
 prior as (
     select
-        flight_date,
-        coalesce(delayed_28d / n_28d, 0.2) as rate,
+        d.flight_date,
+        coalesce(r.delayed_28d / r.n_28d, 0.2) as rate,
         20.0 as weight
-    from rates
-    where grouping_name = 'all'
+    from scheduled_days as d
+    left join rates as r on r.grouping_name = 'all' and d.flight_date = r.flight_date
 ),
 
 final as (
