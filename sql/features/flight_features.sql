@@ -15,10 +15,10 @@
 -- not get a rate of 0% or 100%.
 --
 -- Set-based: one pass serves a whole interval. Each past flight is counted once per day of the
--- interval whose window holds it, and one aggregation per grouping, key and day gives the 1-, 7-
--- and 28-day counts; for one day that is a single pass over the 28 days of history, with as many
--- groups as keys (no per-day rollup, running sums or joins to find window edges). A day's rows
--- are the same whether it is built alone or inside a longer interval.
+-- interval whose window holds it, and one aggregation (a grouping set per grouping) gives the
+-- 1-, 7- and 28-day counts per key and day; for one day that is a single scan of the 28 days of
+-- history, with as many groups as keys (no per-day rollup, running sums or joins to find window
+-- edges). A day's rows are the same whether it is built alone or inside a longer interval.
 with
 
 schedule as (
@@ -52,35 +52,21 @@ past_days as (
     from past
 ),
 
--- ... and once per grouping it counts in. A key is text, so one table serves all.
-past_keys as (
+-- Trailing counts and sums over the 1, 7 and 28 days before each day, for every grouping a
+-- flight counts in: one scan of the history, one hash table per grouping set, native keys.
+window_sets as (
     select
-        unnest([
-            'all', 'carrier', 'origin', 'origin_hour', 'dest', 'route', 'flight_number'
-        ]) as grouping_name,
-        unnest([
-            '',
-            carrier,
-            origin,
-            origin || '|' || cast(sched_dep_hour as varchar),
-            dest,
-            origin || '|' || dest,
-            carrier || '|' || cast(flight_number as varchar)
-        ]) as key_value,
-        flight_date + cast(days_before as integer) as asked_date,
-        days_before,
-        is_delayed,
-        dep_delay_minutes
-    from past_days
-),
-
--- Trailing counts and sums over the 1, 7 and 28 days before each day, per grouping and key: one
--- aggregation, whose groups are the keys the window saw (a key never seen has no row).
-windowed as (
-    select
-        grouping_name,
-        key_value,
-        asked_date as flight_date,
+        grouping(carrier) = 0 as by_carrier,
+        grouping(flight_number) = 0 as by_flight_number,
+        grouping(origin) = 0 as by_origin,
+        grouping(sched_dep_hour) = 0 as by_hour,
+        grouping(dest) = 0 as by_dest,
+        carrier,
+        flight_number,
+        origin,
+        sched_dep_hour,
+        dest,
+        asked_date,
         count(*) filter (where days_before = 1) as n_1d,
         count(*) filter (where days_before = 1 and is_delayed) as delayed_1d,
         cast(sum(dep_delay_minutes) filter (where days_before = 1) as double) as dep_delay_sum_1d,
@@ -92,8 +78,50 @@ windowed as (
         count(dep_delay_minutes) filter (where days_before <= 7) as dep_delay_count_7d,
         count(*) as n_28d,
         count(*) filter (where is_delayed) as delayed_28d
-    from past_keys
-    group by grouping_name, key_value, asked_date
+    from (
+        select
+            *,
+            flight_date + cast(days_before as integer) as asked_date
+        from past_days
+    ) as dated
+    group by grouping sets (
+        (asked_date),
+        (asked_date, carrier),
+        (asked_date, origin),
+        (asked_date, origin, sched_dep_hour),
+        (asked_date, dest),
+        (asked_date, origin, dest),
+        (asked_date, carrier, flight_number)
+    )
+),
+
+-- ... keyed as the joins below ask: a grouping's name and its key as text.
+windowed as (
+    select
+        * exclude (
+            by_carrier, by_flight_number, by_origin, by_hour, by_dest,
+            carrier, flight_number, origin, sched_dep_hour, dest, asked_date
+        ),
+        asked_date as flight_date,
+        case
+            when by_flight_number then 'flight_number'
+            when by_carrier then 'carrier'
+            when by_hour then 'origin_hour'
+            when by_origin and by_dest then 'route'
+            when by_origin then 'origin'
+            when by_dest then 'dest'
+            else 'all'
+        end as grouping_name,
+        case
+            when by_flight_number then carrier || '|' || cast(flight_number as varchar)
+            when by_carrier then carrier
+            when by_hour then origin || '|' || cast(sched_dep_hour as varchar)
+            when by_origin and by_dest then origin || '|' || dest
+            when by_origin then origin
+            when by_dest then dest
+            else ''
+        end as key_value
+    from window_sets
 ),
 
 -- A group without any flight in its window has no rate (null), as a group never seen.
