@@ -87,8 +87,10 @@ def load_dag(dag_id: str):
 
 def schedule_window_end(dag: Any) -> datetime | None:
     """Midnight after the schedule window's last day, from the DAG's timetable (None: open)."""
-    timetable = getattr(dag.timetable, "timetable", dag.timetable)  # inside AssetOrTimeSchedule
-    return getattr(timetable, "window_end", None)
+    from pipelines.tasks.timetable import windowed_timetable
+
+    timetable = windowed_timetable(dag)
+    return None if timetable is None else timetable.window_end
 
 
 def check_request(

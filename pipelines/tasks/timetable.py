@@ -90,3 +90,10 @@ class WindowedCronTimetable(CronTriggerTimetable):
     def serialize(self) -> dict[str, Any]:
         last_day = None if self.last_day is None else self.last_day.isoformat()
         return {**super().serialize(), "last_day": last_day}
+
+
+def windowed_timetable(dag: Any) -> WindowedCronTimetable | None:
+    """The DAG's windowed timetable (training's sits inside an ``AssetOrTimeSchedule``), or None
+    when the DAG is scheduled otherwise."""
+    timetable = getattr(dag.timetable, "timetable", dag.timetable)
+    return timetable if isinstance(timetable, WindowedCronTimetable) else None

@@ -13,7 +13,7 @@ from airflow.serialization.serialized_objects import DagSerialization
 from airflow.timetables.base import TimeRestriction
 
 from pipelines.settings import get_settings
-from pipelines.tasks.timetable import WindowedCronTimetable
+from pipelines.tasks.timetable import WindowedCronTimetable, windowed_timetable
 from tests.fixtures.dags import (
     CATCHUP_DAGS,
     DAGS_DIR,
@@ -144,20 +144,16 @@ def test_timetable_gives_one_day_data_intervals(dags: dict) -> None:
             assert interval.end == run_after, f"{dag_id}: {interval} for run_after {run_after}"
 
 
-def _timetable(dag) -> WindowedCronTimetable:
-    return getattr(dag.timetable, "timetable", dag.timetable)  # inside AssetOrTimeSchedule
-
-
 def test_dags_keep_their_window_through_serialization(dags: dict) -> None:
     # The scheduler and the API server see the DAG as serialized: the custom timetable must come
     # back (registered by plugins/nightshift.py) with the window's last day.
     last_day = get_settings().schedule_end
     for dag_id, dag in dags.items():
         served: SerializedDAG = DagSerialization.from_dict(DagSerialization.to_dict(dag))
-        timetable = _timetable(served)
+        timetable = windowed_timetable(served)
         assert isinstance(timetable, WindowedCronTimetable), f"{dag_id}: {type(timetable)}"
         assert timetable.last_day == last_day, f"{dag_id}: last day {timetable.last_day}"
-        assert timetable.serialize() == _timetable(dag).serialize()
+        assert timetable.serialize() == windowed_timetable(dag).serialize()
 
 
 def test_a_run_triggered_after_the_window_processes_its_last_interval(dags: dict) -> None:
@@ -173,7 +169,8 @@ def test_a_run_triggered_after_the_window_processes_its_last_interval(dags: dict
         for task in served.tasks:
             assert task.end_date is None, f"{dag_id}.{task.task_id}: end_date {task.end_date}"
             assert task.start_date <= now
-        timetable = _timetable(served)
+        timetable = windowed_timetable(served)
+        assert timetable is not None, f"{dag_id}: timetable {served.timetable}"
         interval = timetable.infer_manual_data_interval(run_after=now)
         assert interval.end == window_end, f"{dag_id}: {interval}"
         assert interval.end - interval.start == timetable._interval
