@@ -26,6 +26,7 @@ from typing import Any
 
 from pipelines.dates import Interval
 from pipelines.ops import stopping
+from pipelines.ops.inprocess_api import serve_head_version_only
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,7 @@ def _run(dag, label: str, logical: datetime, conf: dict[str, Any] | None) -> Day
             f"{dag.start_date:%Y-%m-%d}; no task would run"
         )
     _fail_fast(dag)
+    serve_head_version_only()
     errors: dict[str, BaseException] = {}
     began = monotonic()
     try:
