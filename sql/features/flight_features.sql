@@ -15,10 +15,11 @@
 -- not get a rate of 0% or 100%.
 --
 -- Set-based: one pass serves a whole interval. Each past flight is counted once per day of the
--- interval whose window holds it, and one aggregation (a grouping set per grouping) gives the
--- 1-, 7- and 28-day counts per key and day; for one day that is a single scan of the 28 days of
--- history, with as many groups as keys (no per-day rollup, running sums or joins to find window
--- edges). A day's rows are the same whether it is built alone or inside a longer interval.
+-- interval whose window holds it, and two aggregations (per flight number; per carrier, route and
+-- hour, rolled up to the coarser groupings) give the 1-, 7- and 28-day counts per key and day; for
+-- one day that is a scan of the 28 days of history, with as many groups as keys (no per-day
+-- rollup, running sums or joins to find window edges). A day's rows are the same whether it is
+-- built alone or inside a longer interval.
 with
 
 schedule as (
@@ -32,7 +33,7 @@ outcomes as (
 ),
 
 -- Outcomes that some day of the interval looks back on: the 28 days before it.
-past as (
+past as not materialized (
     select * from staging.stg_flight_outcomes
     where
         flight_date >= cast($start as date) - 28
@@ -42,7 +43,7 @@ past as (
 
 -- Each past flight once per day of the interval whose 28-day window [F - 28, F - 1] holds it
 -- (days_before = F - flight_date): one copy for a single day, at most 28 for a long interval.
-past_days as (
+past_days as not materialized (
     select
         *,
         unnest(range(
@@ -52,46 +53,116 @@ past_days as (
     from past
 ),
 
--- Trailing counts and sums over the 1, 7 and 28 days before each day, for every grouping a
--- flight counts in: one scan of the history, one hash table per grouping set, native keys.
+-- Each past flight with the day that asks for it (asked_date = flight_date + days_before).
+dated as not materialized (
+    select
+        *,
+        flight_date + cast(days_before as integer) as asked_date
+    from past_days
+),
+
+-- Trailing counts and sums over the 1, 7 and 28 days before each day, in two aggregations of the
+-- history: per flight number, and per carrier, route and hour. Every coarser grouping is a
+-- roll-up of the second (20,000 keys where the 28 days before a 982,000-flight day hold 25M
+-- flights); its sums stay integers until then, so the roll-up is exact. Against one GROUPING SETS
+-- of the seven groupings over the flights: two hash tables instead of seven, and the query 9.1 s
+-- instead of 9.9 s on that day (median of 5). The history is read by both (not materialized):
+-- reading it twice costs less than holding it.
+flight_number_windows as (
+    select
+        asked_date,
+        carrier,
+        flight_number,
+        count(*) filter (where days_before = 1) as n_1d,
+        count(*) filter (where days_before = 1 and is_delayed) as delayed_1d,
+        sum(dep_delay_minutes) filter (where days_before = 1) as dep_delay_sum_1d,
+        count(dep_delay_minutes) filter (where days_before = 1) as dep_delay_count_1d,
+        count(*) filter (where days_before <= 7) as n_7d,
+        count(*) filter (where days_before <= 7 and is_delayed) as delayed_7d,
+        sum(dep_delay_minutes) filter (where days_before <= 7) as dep_delay_sum_7d,
+        count(dep_delay_minutes) filter (where days_before <= 7) as dep_delay_count_7d,
+        count(*) as n_28d,
+        count(*) filter (where is_delayed) as delayed_28d
+    from dated
+    group by asked_date, carrier, flight_number
+),
+
+route_hour_windows as (
+    select
+        asked_date,
+        carrier,
+        origin,
+        dest,
+        sched_dep_hour,
+        count(*) filter (where days_before = 1) as n_1d,
+        count(*) filter (where days_before = 1 and is_delayed) as delayed_1d,
+        sum(dep_delay_minutes) filter (where days_before = 1) as dep_delay_sum_1d,
+        count(dep_delay_minutes) filter (where days_before = 1) as dep_delay_count_1d,
+        count(*) filter (where days_before <= 7) as n_7d,
+        count(*) filter (where days_before <= 7 and is_delayed) as delayed_7d,
+        sum(dep_delay_minutes) filter (where days_before <= 7) as dep_delay_sum_7d,
+        count(dep_delay_minutes) filter (where days_before <= 7) as dep_delay_count_7d,
+        count(*) as n_28d,
+        count(*) filter (where is_delayed) as delayed_28d
+    from dated
+    group by asked_date, carrier, origin, dest, sched_dep_hour
+),
+
 window_sets as (
     select
+        true as by_carrier,
+        true as by_flight_number,
+        false as by_origin,
+        false as by_hour,
+        false as by_dest,
+        carrier,
+        flight_number,
+        null as origin,
+        null as sched_dep_hour,
+        null as dest,
+        asked_date,
+        n_1d,
+        delayed_1d,
+        cast(dep_delay_sum_1d as double) as dep_delay_sum_1d,
+        dep_delay_count_1d,
+        n_7d,
+        delayed_7d,
+        cast(dep_delay_sum_7d as double) as dep_delay_sum_7d,
+        dep_delay_count_7d,
+        n_28d,
+        delayed_28d
+    from flight_number_windows
+    union all
+    select
         grouping(carrier) = 0 as by_carrier,
-        grouping(flight_number) = 0 as by_flight_number,
+        false as by_flight_number,
         grouping(origin) = 0 as by_origin,
         grouping(sched_dep_hour) = 0 as by_hour,
         grouping(dest) = 0 as by_dest,
         carrier,
-        flight_number,
+        null as flight_number,
         origin,
         sched_dep_hour,
         dest,
         asked_date,
-        count(*) filter (where days_before = 1) as n_1d,
-        count(*) filter (where days_before = 1 and is_delayed) as delayed_1d,
-        cast(sum(dep_delay_minutes) filter (where days_before = 1) as double) as dep_delay_sum_1d,
-        count(dep_delay_minutes) filter (where days_before = 1) as dep_delay_count_1d,
-        count(*) filter (where days_before <= 7) as n_7d,
-        count(*) filter (where days_before <= 7 and is_delayed) as delayed_7d,
-        cast(sum(dep_delay_minutes) filter (where days_before <= 7) as double)
-            as dep_delay_sum_7d,
-        count(dep_delay_minutes) filter (where days_before <= 7) as dep_delay_count_7d,
-        count(*) as n_28d,
-        count(*) filter (where is_delayed) as delayed_28d
-    from (
-        select
-            *,
-            flight_date + cast(days_before as integer) as asked_date
-        from past_days
-    ) as dated
+        cast(sum(n_1d) as bigint) as n_1d,
+        cast(sum(delayed_1d) as bigint) as delayed_1d,
+        cast(sum(dep_delay_sum_1d) as double) as dep_delay_sum_1d,
+        cast(sum(dep_delay_count_1d) as bigint) as dep_delay_count_1d,
+        cast(sum(n_7d) as bigint) as n_7d,
+        cast(sum(delayed_7d) as bigint) as delayed_7d,
+        cast(sum(dep_delay_sum_7d) as double) as dep_delay_sum_7d,
+        cast(sum(dep_delay_count_7d) as bigint) as dep_delay_count_7d,
+        cast(sum(n_28d) as bigint) as n_28d,
+        cast(sum(delayed_28d) as bigint) as delayed_28d
+    from route_hour_windows
     group by grouping sets (
         (asked_date),
         (asked_date, carrier),
         (asked_date, origin),
         (asked_date, origin, sched_dep_hour),
         (asked_date, dest),
-        (asked_date, origin, dest),
-        (asked_date, carrier, flight_number)
+        (asked_date, origin, dest)
     )
 ),
 
