@@ -9,10 +9,12 @@ the trailing history in the lake's raw layer), reused while its stamp (scale, da
 generator source) matches. Then every stage runs through its public function, each in its own
 process (``benchmarks/stages.py``), so its wall time and peak RSS are its own: extract, validate,
 features (the day's actuals); extract_feeds, validate_feeds, score (the next-day feeds of the day,
-scored by the champion); publish (into PostgreSQL, when reachable). Up to ``--reference-max-scale``
-a plain pandas reference (``benchmarks/pandas_reference.py``) scores the same day from the same
-files and is compared with the pipeline's output. Before the first scale, one model is trained on
-the 1x data into ``data/bench/mlflow.db`` and promoted, as ``@champion``.
+scored by the champion); publish (into PostgreSQL, when reachable); damaged (the same day with
+``--damaged-rows`` bad clock times and as many flights delivered twice, ``benchmarks/damage.py``: it
+must be blocked, with the offending rows alone quarantined and the published day unchanged). Up to
+``--reference-max-scale`` a plain pandas reference (``benchmarks/pandas_reference.py``) scores the
+same day from the same files and is compared with the pipeline's output. Before the first scale, one
+model is trained on the 1x data into ``data/bench/mlflow.db`` and promoted, as ``@champion``.
 
 A stage that fails or outlives ``--stage-timeout`` is recorded (status, error, log file) and the
 stages that need its output are skipped; the run goes on. Output: ``data/bench/results.json``,
@@ -42,7 +44,8 @@ from pipelines.settings import REPO_ROOT, Settings
 BENCH = REPO_ROOT / "data" / "bench"
 FULL_SCALES = (1, 10, 100, 1_000, 10_000)
 QUICK_SCALES = (1, 10, 100)
-STAGES = ("extract", "validate", "features", "extract_feeds", "validate_feeds", "score", "publish")
+DATA_PATH = ("extract", "validate", "features", "extract_feeds", "validate_feeds", "score")
+STAGES = (*DATA_PATH, "publish", "damaged")
 # A stage runs only if the stage it reads the output of succeeded in this run.
 NEEDS = {
     "validate": "extract",
@@ -50,6 +53,7 @@ NEEDS = {
     "validate_feeds": "extract_feeds",
     "score": "validate_feeds",
     "publish": "score",
+    "damaged": "validate",
 }
 GENERATOR_SOURCES = ("scale.py", "scale_keys.py")
 PG_ADMIN_DSN = os.environ.get(
@@ -142,6 +146,8 @@ class Bench:
             PG_ADMIN_DSN.rsplit("/", 1)[0] + f"/{PUBLISH_DATABASE}",
             "--publish-schema",
             f"bench_scale_{scale}",
+            "--damaged-rows",
+            str(self.args.damaged_rows),
             "--result",
             str(result),
         )
@@ -243,6 +249,8 @@ class Bench:
             needed = NEEDS.get(stage)
             if stage == "publish" and self.args.no_publish:
                 row = {"stage": stage, "status": "skipped", "error": "--no-publish"}
+            elif stage == "damaged" and not self.args.damaged_rows:
+                row = {"stage": stage, "status": "skipped", "error": "--damaged-rows 0"}
             elif needed and done.get(needed) != "ok":
                 row = {"stage": stage, "status": "skipped", "error": f"{needed} did not succeed"}
             else:
@@ -309,6 +317,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--stage-timeout", type=float, help="seconds (3600; --quick: 300)")
     parser.add_argument("--reference-max-scale", type=int, default=1_000)
     parser.add_argument("--no-publish", action="store_true", help="skip the PostgreSQL publish")
+    parser.add_argument("--damaged-rows", type=int, default=300, help="of each kind; 0: skip")
     parser.add_argument("--out", type=Path, default=BENCH)
     args = parser.parse_args(argv)
     args.scales = args.scales or (QUICK_SCALES if args.quick else FULL_SCALES)

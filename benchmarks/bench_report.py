@@ -68,6 +68,18 @@ def scoring_path_seconds(
     return sum(r["seconds"] for r in found.values())
 
 
+def _damaged_line(row: dict[str, Any]) -> str:
+    """What validation made of the damaged day of one scale."""
+    d = row["detail"]
+    checks = ", ".join(f"{name} ({count:,})" for name, count in d["failed_checks"].items())
+    return (
+        f"damaged, {row['scale']:,}x: {d['damaged_rows']} bad clock times and {d['damaged_rows']} "
+        f"flights delivered twice among {row['rows']:,}; blocked by {checks}; "
+        f"{d['quarantined_rows']:,} rows quarantined ({d['offending_rows']:,} offending); the "
+        f"published day {'unchanged' if d['published_unchanged'] else '**changed**'}."
+    )
+
+
 def markdown(results: dict[str, Any]) -> str:
     machine = results["machine"]
     lines = [
@@ -92,6 +104,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "generate: rows are every flight written, the day's landing files and its history in the "
         "lake.",
+        *(_damaged_line(r) for r in results["stages"] if r["stage"] == "damaged" and "detail" in r),
         "",
         "pandas reference (read the feeds and history, features in pandas, the same model) against "
         f"the pipeline's {' + '.join(SCORING_PATH)}:",

@@ -188,6 +188,62 @@ def train(a: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     return built.rows, detail
 
 
+def prepare_damaged(a: argparse.Namespace) -> None:
+    """The damaged copy of the landing zone (not timed: the stage times extract and validate)."""
+    from benchmarks.damage import damage_landing
+
+    a.damage = damage_landing(a.root / "landing", a.root / "landing-damaged", a.day, a.damaged_rows)
+
+
+def damaged(a: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+    """Extract and validate the damaged day: it must be blocked with the evidence of a small
+    day, its quarantine must hold the offending rows only, and the published day stay as it was.
+    Raises (the stage fails) when any of that does not hold."""
+    from pipelines.ingest.extract import extract
+    from pipelines.ingest.sources.files import FilesSource
+    from pipelines.ingest.validate import DataValidationError, validate_and_publish
+    from pipelines.storage import lake
+
+    root, flights = a.root / "lake", tables.raw("flights").address
+    published = lake.partition_file(root, *flights, a.day)
+    extract(FilesSource(a.damage.landing), root, _interval(a), a.run_id, ("flights",))
+    try:
+        validate_and_publish(
+            root,
+            _interval(a),
+            a.run_id,
+            Settings().row_count_bounds(),
+            resources=_resources(),
+            source_tables=("flights",),
+        )
+        raise AssertionError(f"a day with {a.damage.offending_rows} offending rows was published")
+    except DataValidationError as exc:
+        blocked = str(exc)
+    results = lake.read_partition(root, *tables.VALIDATION_RESULTS.address, a.day).to_pylist()
+    failed = {
+        r["check_name"]: r["unexpected_count"]
+        for r in results
+        if r["pipeline_run_id"] == a.run_id and r["table_name"] == "flights" and not r["success"]
+    }
+    quarantined = lake.read_partition(root, *tables.quarantine("flights").address, a.day)
+    detail = {
+        "damaged_rows": a.damaged_rows,
+        "blocked": blocked,
+        "failed_checks": failed,
+        "quarantined_rows": quarantined.num_rows,
+        "offending_rows": a.damage.offending_rows,
+        "published_unchanged": lake.partition_file(root, *flights, a.day) == published,
+    }
+    expected = {"dep_time.hhmm": a.damage.bad_clock_rows}
+    if any(failed.get(check) != count for check, count in expected.items()) or not any(
+        name.startswith("key.unique") for name in failed
+    ):
+        raise AssertionError(f"not the checks the damage breaks: {detail}")
+    if quarantined.num_rows != a.damage.offending_rows or not detail["published_unchanged"]:
+        raise AssertionError(f"evidence not as a small day's: {detail}")
+    return a.damage.rows_in_file, detail
+
+
 _VALIDATION = ("pipelines.ingest.validate", "pipelines.ingest.validation.runner")
 _TRAINING = ("benchmarks.scale", "pipelines.training.train", "pipelines.training.promotion")
 # Each stage, and the modules it imports (before the clock starts: the call alone is timed).
@@ -200,6 +256,7 @@ STAGES: dict[str, tuple[Stage, tuple[str, ...]]] = {
     "score": (score, ("pipelines.serving.scoring", "mlflow.sklearn")),
     "publish": (publish, ("pipelines.serving.publish",)),
     "train": (train, (*_TRAINING, "mlflow.sklearn")),
+    "damaged": (damaged, (*_VALIDATION, "pipelines.ingest.extract")),
 }
 
 
@@ -214,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--artifacts", type=Path)
     parser.add_argument("--publish-dsn", default="")
     parser.add_argument("--publish-schema", default="bench")
+    parser.add_argument("--damaged-rows", type=int, default=300, help="damaged: rows per kind")
     parser.add_argument("--result", type=Path, required=True)
     a = parser.parse_args(argv)
     stage, modules = STAGES[a.stage]
@@ -221,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         importlib.import_module(module)
     if a.stage == "publish":
         prepare_publish(a)
+    if a.stage == "damaged":
+        prepare_damaged(a)
     result: dict[str, Any] = {
         "stage": a.stage,
         "rss_before_call_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
