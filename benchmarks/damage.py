@@ -34,6 +34,8 @@ class Damage:
 def damage_landing(landing: Path, out: Path, day: date, rows: int) -> Damage:
     """A copy of ``landing`` at ``out`` with ``rows`` bad clocks and ``rows`` duplicates in the
     flights of ``day`` (see the module docstring)."""
+    if rows < 1:
+        raise ValueError(f"damage at least one row of each kind; got {rows}")
     for table in sorted(p for p in landing.iterdir() if p.is_dir()):
         (out / table.name).mkdir(parents=True, exist_ok=True)
         for source in table.iterdir():
@@ -49,6 +51,7 @@ def damage_landing(landing: Path, out: Path, day: date, rows: int) -> Damage:
         raise ValueError(f"{source} has {total} flights: too few to damage {rows} twice")
     step = total // rows
     written = out / "flights" / source.name
+    written.unlink(missing_ok=True)  # never write through a link to the clean file
     duplicates: list[str] = []
     with (
         source.open(encoding="utf-8", newline="") as f,

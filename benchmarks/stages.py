@@ -206,6 +206,8 @@ def damaged(a: argparse.Namespace) -> tuple[int, dict[str, Any]]:
 
     root, flights = a.root / "lake", tables.raw("flights").address
     published = lake.partition_file(root, *flights, a.day)
+    if published is None:
+        raise LookupError(f"raw.flights dt={a.day} is not published: run the validate stage first")
     extract(FilesSource(a.damage.landing), root, _interval(a), a.run_id, ("flights",))
     try:
         validate_and_publish(

@@ -7,17 +7,17 @@ of every fresh ``nightshift run-dag`` process, before the first task does anythi
 client of this app is the task SDK installed beside it, which always speaks the newest version.
 
 :func:`serve_head_version_only` makes the in-process app (and only it: the api-server of a
-deployment is another process, untouched) serve that one version: the same router, less the
-routes that exist only in older versions, under a bundle of the newest version alone. Requests
-carry that version, so they reach the same endpoints with the same schemas as before (the test
-compares the routes). When the installed SDK does not speak the newest version the core knows,
-nothing is trimmed and Airflow builds its full app.
-"""
+deployment is another process, and an api-server app built in this one is untouched) serve that one
+version: the same router, less the routes that exist only in older versions, under a bundle of the
+newest version alone. Requests carry that version, so they reach the same endpoints with the same
+schemas as before (the test compares the routes). When the installed SDK does not speak the newest
+version the core knows, nothing is trimmed and Airflow builds its full app."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -50,35 +50,43 @@ def head_version_router() -> tuple[Any, Any] | None:
 
 
 def serve_head_version_only() -> None:
-    """Make the in-process Execution API of this process serve the newest version only.
+    """Make every ``InProcessExecutionAPI`` of this process serve the newest version only.
 
-    Idempotent. Airflow's ``create_task_execution_api_app`` reads the bundle and the router from
-    their modules when it is called; the wrapper puts the trimmed ones there for that call and
-    restores them after it.
+    Idempotent. ``InProcessExecutionAPI.app`` calls ``create_task_execution_api_app`` with a
+    lifespan of its own; an api-server app calls it with the module's. The wrapper trims the
+    first kind only: for that call it puts the trimmed bundle and router where Airflow's factory
+    reads them (their modules), under a lock, and restores them after it.
     """
     import airflow.api_fastapi.execution_api.app as app_module
 
     if getattr(app_module.create_task_execution_api_app, _INSTALLED, False):
         return
-    original = app_module.create_task_execution_api_app
-    app_module.create_task_execution_api_app = _trimmed(original)
+    app_module.create_task_execution_api_app = _trimmed(
+        app_module.create_task_execution_api_app, app_module.lifespan
+    )
 
 
-def _trimmed(create: Callable[..., Any]) -> Callable[..., Any]:
+_SWAP = threading.Lock()
+
+
+def _trimmed(create: Callable[..., Any], server_lifespan: Any) -> Callable[..., Any]:
     import airflow.api_fastapi.execution_api.routes as routes
     import airflow.api_fastapi.execution_api.versions as versions
 
     @functools.wraps(create)
-    def create_head_version_app(*args: Any, **kwargs: Any) -> Any:
-        trimmed = head_version_router()
-        if trimmed is None:
-            return create(*args, **kwargs)
-        bundle, router = versions.bundle, routes.execution_api_router
-        versions.bundle, routes.execution_api_router = trimmed
-        try:
-            return create(*args, **kwargs)
-        finally:
-            versions.bundle, routes.execution_api_router = bundle, router
+    def create_in_process_app(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("lifespan", args[0] if args else server_lifespan) is server_lifespan:
+            return create(*args, **kwargs)  # an api-server's app: every version
+        with _SWAP:
+            trimmed = head_version_router()
+            if trimmed is None:
+                return create(*args, **kwargs)
+            bundle, router = versions.bundle, routes.execution_api_router
+            versions.bundle, routes.execution_api_router = trimmed
+            try:
+                return create(*args, **kwargs)
+            finally:
+                versions.bundle, routes.execution_api_router = bundle, router
 
-    setattr(create_head_version_app, _INSTALLED, True)
-    return create_head_version_app
+    setattr(create_in_process_app, _INSTALLED, True)
+    return create_in_process_app

@@ -64,7 +64,8 @@ dated as not materialized (
 -- Trailing counts and sums over the 1, 7 and 28 days before each day, in two aggregations of the
 -- history: per flight number, and per carrier, route and hour. Every coarser grouping is a
 -- roll-up of the second (20,000 keys where the 28 days before a 982,000-flight day hold 25M
--- flights); its sums stay integers until then, so the roll-up is exact. Against one GROUPING SETS
+-- flights). Counts roll up exactly, and so do the delay sums while delays are whole minutes, as
+-- the sources record them (else they could differ in the last bits). Against one GROUPING SETS
 -- of the seven groupings over the flights: two hash tables instead of seven, and the query 9.1 s
 -- instead of 9.9 s on that day (median of 5). The history is read by both (not materialized):
 -- reading it twice costs less than holding it.

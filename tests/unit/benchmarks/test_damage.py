@@ -29,7 +29,7 @@ def test_the_damaged_file_differs_in_the_damaged_rows_only(root: Path, tmp_path:
     damaged = (tmp_path / "landing" / "flights" / f"{DAY}.csv").read_text().splitlines()
 
     assert damage.rows_in_file == len(original) - 1 + ROWS
-    assert damaged[: len(original)][0] == original[0]
+    assert damaged[0] == original[0]
     changed = [(a, b) for a, b in zip(original, damaged, strict=False) if a != b]
     assert len(changed) == ROWS
     column = next(csv.reader([original[0]])).index("dep_time")
@@ -41,6 +41,18 @@ def test_the_damaged_file_differs_in_the_damaged_rows_only(root: Path, tmp_path:
         ]
     assert set(damaged[len(original) :]) <= set(original[1:])  # the copies: delivered twice
     assert (tmp_path / "landing" / "weather").is_dir()
+
+
+def test_damaging_again_never_writes_through_to_the_clean_file(root: Path, tmp_path: Path) -> None:
+    clean = root / "landing" / "flights" / f"{DAY}.csv"
+    before = clean.read_bytes()
+    out = tmp_path / "landing"
+    (out / "flights").mkdir(parents=True)
+    (out / "flights" / clean.name).symlink_to(clean)  # left by a run for another day, say
+    damage_landing(root / "landing", out, DAY, ROWS)
+    assert clean.read_bytes() == before
+    with pytest.raises(ValueError, match="at least one row"):
+        damage_landing(root / "landing", out, DAY, 0)
 
 
 def test_the_damaged_day_is_blocked_with_the_offending_rows_quarantined(root: Path) -> None:

