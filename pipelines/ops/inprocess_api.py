@@ -38,7 +38,7 @@ def head_version_router() -> tuple[Any, Any] | None:
 
     newest = versions.bundle.versions[0].value
     if newest != API_VERSION:
-        log.info("task SDK speaks Execution API %s, core's newest is %s", API_VERSION, newest)
+        log.warning("task SDK speaks Execution API %s, core's newest is %s", API_VERSION, newest)
         return None
     router = copy_router(routes.execution_api_router)
     router.routes = [
