@@ -36,15 +36,15 @@ def damage_landing(landing: Path, out: Path, day: date, rows: int) -> Damage:
     flights of ``day`` (see the module docstring)."""
     if rows < 1:
         raise ValueError(f"damage at least one row of each kind; got {rows}")
+    source = landing / "flights" / f"{day.isoformat()}.csv"
     for table in sorted(p for p in landing.iterdir() if p.is_dir()):
         (out / table.name).mkdir(parents=True, exist_ok=True)
-        for source in table.iterdir():
-            target = out / table.name / source.name
-            if table.name == "flights" and source.name == f"{day.isoformat()}.csv":
+        for linked in table.iterdir():
+            if linked == source:
                 continue
+            target = out / table.name / linked.name
             target.unlink(missing_ok=True)
-            target.symlink_to(source.resolve())
-    source = landing / "flights" / f"{day.isoformat()}.csv"
+            target.symlink_to(linked.resolve())
     with source.open(encoding="utf-8", newline="") as f:
         total = sum(1 for _ in f) - 1
     if total < 2 * rows:

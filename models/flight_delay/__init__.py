@@ -172,16 +172,16 @@ def predict(model: Any, frame: pd.DataFrame) -> np.ndarray:
     fitted before a feature change still scores: it gets its own columns (the feature table keeps
     every column it ever had), typed as at fit time.
     """
-    columns = input_columns(model)
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise KeyError(f"the model needs columns the frame lacks: {missing}")
     return probabilities(model, model_input(model, frame))
 
 
 def model_input(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
-    """The columns of ``frame`` *this model* was fitted on, typed as at fit time."""
+    """The columns of ``frame`` *this model* was fitted on, typed as at fit time (``KeyError``
+    naming the columns the frame lacks)."""
     columns = input_columns(model)
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise KeyError(f"the model needs columns the frame lacks: {missing}")
     x = frame[columns].copy()
     for c in columns:
         x[c] = x[c].astype("object" if c in CATEGORICAL else "float64")
