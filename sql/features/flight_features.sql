@@ -66,22 +66,18 @@ dated as not materialized (
 -- roll-up of the second (20,000 keys where the 28 days before a 982,000-flight day hold 25M
 -- flights). Counts roll up exactly, and so do the delay sums while delays are whole minutes, as
 -- the sources record them (else they could differ in the last bits). Against one GROUPING SETS
--- of the seven groupings over the flights: two hash tables instead of seven, and the query 9.1 s
--- instead of 9.9 s on that day (median of 5). The history is read by both (not materialized):
--- reading it twice costs less than holding it.
+-- of the seven groupings over the flights: two hash tables instead of seven. The history is read
+-- by both (not materialized): reading it twice costs less than holding it.
+--
+-- The flight-number table is the large one (893,000 keys on that day) and its only feature is
+-- the 28-day rate, so it holds the 28-day count and delays alone: its other windows are null
+-- (a window never read). Eight unread aggregates made it 8.4 s of the query's 18.7 s of
+-- operator time, and spill to disk at the 2 GB limit.
 flight_number_windows as (
     select
         asked_date,
         carrier,
         flight_number,
-        count(*) filter (where days_before = 1) as n_1d,
-        count(*) filter (where days_before = 1 and is_delayed) as delayed_1d,
-        sum(dep_delay_minutes) filter (where days_before = 1) as dep_delay_sum_1d,
-        count(dep_delay_minutes) filter (where days_before = 1) as dep_delay_count_1d,
-        count(*) filter (where days_before <= 7) as n_7d,
-        count(*) filter (where days_before <= 7 and is_delayed) as delayed_7d,
-        sum(dep_delay_minutes) filter (where days_before <= 7) as dep_delay_sum_7d,
-        count(dep_delay_minutes) filter (where days_before <= 7) as dep_delay_count_7d,
         count(*) as n_28d,
         count(*) filter (where is_delayed) as delayed_28d
     from dated
@@ -122,14 +118,14 @@ window_sets as (
         null as sched_dep_hour,
         null as dest,
         asked_date,
-        n_1d,
-        delayed_1d,
-        cast(dep_delay_sum_1d as double) as dep_delay_sum_1d,
-        dep_delay_count_1d,
-        n_7d,
-        delayed_7d,
-        cast(dep_delay_sum_7d as double) as dep_delay_sum_7d,
-        dep_delay_count_7d,
+        cast(null as bigint) as n_1d,
+        cast(null as bigint) as delayed_1d,
+        cast(null as double) as dep_delay_sum_1d,
+        cast(null as bigint) as dep_delay_count_1d,
+        cast(null as bigint) as n_7d,
+        cast(null as bigint) as delayed_7d,
+        cast(null as double) as dep_delay_sum_7d,
+        cast(null as bigint) as dep_delay_count_7d,
         n_28d,
         delayed_28d
     from flight_number_windows
@@ -241,6 +237,26 @@ weather_day as (
     group by origin, observed_date
 ),
 
+-- The day's scheduled departures per origin and hour, and per origin.
+origin_hour_departures as (
+    select
+        flight_date,
+        origin,
+        sched_dep_hour,
+        count(*) as departures
+    from schedule
+    group by flight_date, origin, sched_dep_hour
+),
+
+origin_day_departures as (
+    select
+        flight_date,
+        origin,
+        count(*) as departures
+    from schedule
+    group by flight_date, origin
+),
+
 scheduled_days as (
     select distinct flight_date from schedule
 ),
@@ -299,9 +315,9 @@ final as (
             (s.sched_arr_time // 100 * 60 + s.sched_arr_time % 100)
             - s.sched_dep_minute_of_day + 1440
         ) % 1440 as sched_block_minutes,
-        count(*) over (partition by s.flight_date, s.origin, s.sched_dep_hour)
-            as origin_departures_same_hour,
-        count(*) over (partition by s.flight_date, s.origin) as origin_departures_day,
+        -- The day's traffic at the origin (counts by a GROUP BY: a window would sort the day).
+        oh_n.departures as origin_departures_same_hour,
+        od_n.departures as origin_departures_day,
         -- The aircraft's n-th scheduled departure from NYC that day (delays accumulate by leg).
         case when s.tailnum is not null then row_number() over (
             partition by s.flight_date, s.tailnum
@@ -347,6 +363,13 @@ final as (
         oc.is_delayed as label_is_delayed
     from schedule as s
     inner join prior as p on s.flight_date = p.flight_date
+    inner join origin_hour_departures as oh_n
+        on
+            s.flight_date = oh_n.flight_date
+            and s.origin is not distinct from oh_n.origin
+            and s.sched_dep_hour is not distinct from oh_n.sched_dep_hour
+    inner join origin_day_departures as od_n
+        on s.flight_date = od_n.flight_date and s.origin is not distinct from od_n.origin
     left join rates as c
         on c.grouping_name = 'carrier' and s.flight_date = c.flight_date and s.carrier = c.key_value
     left join rates as o
