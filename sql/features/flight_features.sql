@@ -402,5 +402,6 @@ final as (
             and s.origin = oc.origin
 )
 
+-- In no order: each caller sorts the rows it writes (features.flight_features by key, scoring by
+-- departure), so the rows of a day are sorted once, not twice.
 select * from final
-order by flight_date, carrier, flight_number, origin
