@@ -264,14 +264,12 @@ def booster_rows(model: Any, frame: pa.Table | pa.RecordBatch) -> np.ndarray | N
         return None
     rows = np.empty((frame.num_rows, len(plan)), dtype=np.float64, order="F")
     for j, (name, known, booster_code) in enumerate(plan):
-        column = frame.column(name)
-        if known is None and (
-            pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
-        ):
+        column, kind = frame.column(name), frame.schema.field(name).type
+        if known is None and (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
             rows[:, j] = pc.cast(column, pa.float64(), safe=False).to_numpy(zero_copy_only=False)
-        elif known is not None and booster_code is not None and pa.types.is_string(column.type):
+        elif known is not None and booster_code is not None and _is_text(kind):
             # index_in: the string's position among the encoder's categories; null when unseen.
-            index = pc.index_in(column, value_set=known).fill_null(-1)
+            index = pc.index_in(column, value_set=known.cast(column.type)).fill_null(-1)
             rows[:, j] = booster_code[index.to_numpy(zero_copy_only=False) + 1]
         else:
             return None
@@ -293,6 +291,7 @@ def _arrow_plan(model: Any) -> list[tuple[str, pa.Array | None, np.ndarray | Non
     codes, is_coded = {n: (t, c) for n, t, c in inner.transformers_}.get("encoder", (None, []))
     if (
         passthrough != "passthrough"
+        or (model[0].transformer_weights, inner.transformer_weights) != (None, None)
         or not set(categorical) <= set(CATEGORICAL)
         or set(numeric) & set(CATEGORICAL)
         or not (_plain_ordinal(encoder, -1) and _plain_ordinal(codes, np.nan))
@@ -300,16 +299,13 @@ def _arrow_plan(model: Any) -> list[tuple[str, pa.Array | None, np.ndarray | Non
     ):
         return None
     plan: list[tuple[str, pa.Array | None, np.ndarray | None]] = []
-    for name, strings, seen in zip(
-        categorical, encoder.categories_, codes.categories_, strict=True
-    ):
-        # Sorted, NaN (missing) last. None is a category to the encoder, but Arrow's null is NaN
-        # to pandas: a None, like any category that is not a string, goes the pandas way.
-        known = [c for c in strings if not _is_nan(c)]
-        if not all(isinstance(c, str) for c in known) or list(strings[: len(known)]) != known:
+    for name, cats, seen in zip(categorical, encoder.categories_, codes.categories_, strict=True):
+        # Sorted, NaN (missing) last. None is a category to the encoder but Arrow's null is NaN to
+        # pandas: it goes the pandas way, as any non-string. The booster's: the codes it was fit on.
+        known = [c for c in cats if not _is_nan(c)]
+        if not all(isinstance(c, str) for c in known) or list(cats[: len(known)]) != known:
             return None
-        # The booster's categories are the encoder codes it saw in the fit, sorted.
-        to_booster = np.full(len(strings) + 1, np.nan)
+        to_booster = np.full(len(cats) + 1, np.nan)
         to_booster[seen[~np.isnan(seen)].astype(np.int64) + 1] = np.arange(np.sum(~np.isnan(seen)))
         plan.append((name, pa.array(known, pa.string()), to_booster))
     return plan + [(name, None, None) for name in numeric]
@@ -334,6 +330,10 @@ def _plain_ordinal(encoder: Any, code: float) -> bool:
 
 def _is_nan(value: Any) -> bool:
     return isinstance(value, float) and bool(np.isnan(value))
+
+
+def _is_text(kind: pa.DataType) -> bool:  # large_string: what pandas' str columns become
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind)
 
 
 def _binned_probabilities(booster: HistGradientBoostingClassifier, x: np.ndarray) -> np.ndarray:

@@ -86,7 +86,8 @@ flight_number_windows as (
 
 -- The carrier, route and hour counts are taken per span of days before (1; 2 to 7; 8 to 28):
 -- four aggregates of the history instead of ten filtered ones, then each window is the sum of
--- at most three spans (exact, as the roll-up below).
+-- at most three spans (exact while delays are whole minutes, as for the roll-up below; a
+-- fractional delay could move the last bits of a mean, as DuckDB's parallel sums of doubles do).
 route_hour_spans as (
     select
         asked_date,
@@ -256,21 +257,17 @@ weather_day as (
     group by origin, observed_date
 ),
 
--- The aircraft's n-th scheduled departure from NYC that day (delays accumulate by leg): the
--- window sorts the key alone and joins back on it (unique, as validation requires); in `final`
--- it sorted every feature column with it (1.9 s of operator time on a 982,000-flight day).
-tail_legs as (
+-- The aircraft's n-th scheduled departure from NYC that day (delays accumulate by leg), numbered
+-- over the schedule's columns: in `final` the window sorted every feature column with it (1.9 s
+-- of operator time on a 982,000-flight day).
+schedule_legs as (
     select
-        flight_date,
-        carrier,
-        flight_number,
-        origin,
-        row_number() over (
+        *,
+        case when tailnum is not null then row_number() over (
             partition by flight_date, tailnum
-            order by sched_dep_minute_of_day, carrier, flight_number
-        ) as tail_leg_of_day
+            order by sched_dep_minute_of_day, carrier, flight_number, origin
+        ) end as tail_leg_of_day
     from schedule
-    where tailnum is not null
 ),
 
 -- The day's scheduled departures per origin and hour, and per origin.
@@ -354,7 +351,7 @@ final as (
         -- The day's traffic at the origin (counts by a GROUP BY: a window would sort the day).
         oh_n.departures as origin_departures_same_hour,
         od_n.departures as origin_departures_day,
-        tl.tail_leg_of_day,  -- the tail_legs CTE
+        s.tail_leg_of_day,
 
         -- Trailing delay rates (days before the flight's day only), smoothed toward the prior
         smoothed_rate(c.delayed_7d, c.n_7d, p.rate, p.weight) as carrier_delay_rate_7d,
@@ -393,7 +390,7 @@ final as (
         -- Label: the outcome of this very flight (null until known, or when cancelled/diverted)
         oc.arr_delay_minutes as label_arr_delay_minutes,
         oc.is_delayed as label_is_delayed
-    from schedule as s
+    from schedule_legs as s
     inner join prior as p on s.flight_date = p.flight_date
     inner join origin_hour_departures as oh_n
         on
@@ -423,12 +420,6 @@ final as (
             f.grouping_name = 'flight_number'
             and s.flight_date = f.flight_date
             and s.carrier || '|' || cast(s.flight_number as varchar) = f.key_value
-    left join tail_legs as tl
-        on
-            s.flight_date = tl.flight_date
-            and s.carrier = tl.carrier
-            and s.flight_number = tl.flight_number
-            and s.origin = tl.origin
     left join planes as pl on s.flight_date = pl.flight_date and s.tailnum = pl.tailnum
     left join weather as w on s.origin = w.origin and s.sched_dep_hour_utc = w.observed_hour_utc
     left join weather_day as wd on s.origin = wd.origin and s.flight_date = wd.observed_date

@@ -117,8 +117,24 @@ def test_an_arrow_table_is_encoded_in_arrow_to_the_same_rows_and_probabilities(f
     plain = model.predict_proba(fd.model_input(model, frame))[:, 1]
     assert np.array_equal(fd.predict(model, table), plain)
     for batch in table.to_batches(max_chunksize=50_000):  # scoring's unit: one record batch
-        part = batch.to_pandas()
-        assert np.array_equal(fd.predict(model, batch), fd.predict(model, part))
+        assert fd.booster_rows(model, batch) is not None
+        assert np.array_equal(fd.predict(model, batch), fd.predict(model, batch.to_pandas()))
+    chunked = pa.concat_tables([table.slice(0, 1_000), table.slice(1_000)])  # two chunks
+    assert np.array_equal(fd.predict(model, chunked), plain)
+
+
+def test_nan_in_a_float_column_and_large_strings_take_the_arrow_way(fitted) -> None:
+    model, frame = fitted
+    part = frame.head(5_000).reset_index(drop=True)
+    table = pa.Table.from_pandas(part, preserve_index=False)
+    wx = table.schema.get_field_index("wx_temp_f")
+    nan = pa.array(np.where(np.arange(len(part)) % 7 == 0, np.nan, 1.0), from_pandas=False)
+    assert nan.null_count == 0  # NaN values, not nulls
+    table = table.set_column(wx, "wx_temp_f", pc.multiply(table.column(wx), nan))
+    dest = table.schema.get_field_index("dest")
+    table = table.set_column(dest, "dest", table.column(dest).cast(pa.large_string()))
+    assert fd.booster_rows(model, table) is not None
+    assert np.array_equal(fd.predict(model, table), fd.predict(model, table.to_pandas()))
 
 
 def test_nullable_integers_become_the_floats_pandas_makes(fitted) -> None:
@@ -129,6 +145,7 @@ def test_nullable_integers_become_the_floats_pandas_makes(fitted) -> None:
         part[name] = part[name].round().astype("Int64")
     table = pa.Table.from_pandas(part, preserve_index=False)
     assert pa.types.is_int64(table.schema.field("sched_dep_hour").type)
+    assert fd.booster_rows(model, table) is not None
     assert np.array_equal(
         fd.predict(model, table), model.predict_proba(fd.model_input(model, part))[:, 1]
     )
@@ -151,6 +168,11 @@ def test_another_encoding_than_the_pipelines_takes_the_pandas_way(fitted) -> Non
     table = pa.Table.from_pandas(frame.head(3_000), preserve_index=False)
     assert fd.booster_rows(other, table) is None
     assert fd.booster_rows(model, table) is not None
+    assert np.array_equal(fd.predict(other, table), fd.predict(other, table.to_pandas()))
+    weighted = copy.deepcopy(model)
+    weighted[0].transformer_weights = {"numeric": 2.0}  # the transform scales by it
+    assert fd.booster_rows(weighted, table) is None
+    assert np.array_equal(fd.predict(weighted, table), fd.predict(weighted, table.to_pandas()))
 
 
 def test_an_arrow_batch_without_a_model_column_is_refused_by_name(fitted) -> None:
