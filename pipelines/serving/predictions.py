@@ -3,9 +3,14 @@ so the batch's partition and an on-demand answer are made alike."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 import models.flight_delay as fd
 from pipelines.serving.schema import PREDICTION_SCHEMA
@@ -40,4 +45,25 @@ def predictions_table(features: pa.Table | pa.RecordBatch, probabilities, versio
 
 
 def _constant(value: str, rows: int) -> pa.Array:
-    return pa.array(np.full(rows, value, dtype=object), pa.string())
+    return pa.repeat(pa.scalar(value, pa.string()), rows)
+
+
+def scored_batches(
+    features: Path, model: Any, version: Any, bands: dict[str, int], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """The predictions of a scoring features file, ``batch_rows`` at a time (in the file's
+    order); adds each batch's risk bands to ``bands``."""
+    wanted = dict.fromkeys([*fd.KEY, "dest", "sched_dep_minute_of_day", *fd.input_columns(model)])
+    with pq.ParquetFile(features) as parquet:
+        # A column the file lacks is left out here and named by fd.predict.
+        columns = [c for c in wanted if c in parquet.schema_arrow.names]
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
+            table = predictions_table(batch, fd.predict(model, batch), version)
+            counted = pc.value_counts(table.column("risk_band"))
+            for band, count in zip(
+                counted.field("values").to_pylist(),
+                counted.field("counts").to_pylist(),
+                strict=True,
+            ):
+                bands[band] += count
+            yield from table.to_batches()

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -25,14 +26,12 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 import models.flight_delay as fd
 from pipelines import history, tables
 from pipelines.dates import Interval
 from pipelines.errors import MissingUpstreamPartition, PermanentError
-from pipelines.serving.predictions import predictions_table
+from pipelines.serving.predictions import predictions_table, scored_batches
 from pipelines.serving.scheduled import ScheduledFlight, schedule_rows
 from pipelines.serving.schema import PREDICTION_SCHEMA
 from pipelines.settings import DuckDBResources
@@ -279,14 +278,23 @@ def _stated(row: dict) -> dict:
 
 def resolve_model(tracking_uri: str, day: date, policy: str = CURRENT_CHAMPION):
     """The ``ModelVersion`` that scores ``day`` under ``policy`` (raises NoChampionError)."""
+    _require_policy(policy)
     client = registry.client(tracking_uri)
     if policy == CURRENT_CHAMPION:
         return registry.require_champion(client, fd.MODEL_NAME)
-    if policy == CHAMPION_ON_DATE:
-        return registry.champion_on(client, fd.MODEL_NAME, day)
-    raise UnknownVersionPolicy(
-        f"model version policy must be one of {VERSION_POLICIES}; got {policy!r}"
-    )
+    return registry.champion_on(client, fd.MODEL_NAME, day)
+
+
+def _require_policy(policy: str) -> None:
+    if policy not in VERSION_POLICIES:
+        raise UnknownVersionPolicy(
+            f"model version policy must be one of {VERSION_POLICIES}; got {policy!r}"
+        )
+
+
+def _load_champion(tracking_uri: str, day: date, policy: str) -> tuple[Any, Any]:
+    version = resolve_model(tracking_uri, day, policy)
+    return version, registry.load_sklearn(fd.MODEL_NAME, version.version)
 
 
 def score_day(
@@ -304,17 +312,20 @@ def score_day(
     """Score the flights of ``day``; replace ``scores.flight_delay_predictions`` dt=``day``.
 
     The features stream into their partition, then are read back and scored a batch at a time:
-    memory holds DuckDB's share (bounded by ``resources``) and a batch, never the day.
+    memory holds DuckDB's share (bounded by ``resources``) and a batch, never the day. The
+    champion is looked up and loaded (MLflow's store and the skops file, about 2 s) in a thread
+    while DuckDB builds the features; a missing one fails the run before anything is committed.
     """
-    version = resolve_model(tracking_uri, day, policy)
+    _require_policy(policy)
     bands = {b: 0 for _, b in fd.RISK_BANDS}
     # What the model saw and what it said become visible together, in one commit.
-    with lake.transaction(lake_root, run_id) as tx:
+    with ThreadPoolExecutor(1) as pool, lake.transaction(lake_root, run_id) as tx:
+        champion = pool.submit(_load_champion, tracking_uri, day, policy)
         features = write_scoring_features(
             tx, sql_root, day, history_start, allow_incomplete_history, resources=resources
         )
-        model = registry.load_sklearn(fd.MODEL_NAME, version.version)
-        predictions = _predictions(features.path, model, version, bands)
+        version, model = champion.result()
+        predictions = scored_batches(features.path, model, version, bands, BATCH_ROWS)
         written = tx.write_batches(*tables.PREDICTIONS.address, day, PREDICTION_SCHEMA, predictions)
     log.info(
         "scored %d flights of %s with %s v%s: %s",
@@ -327,24 +338,3 @@ def score_day(
     return ScoreSummary(
         day.isoformat(), written.rows, str(version.version), version.run_id or "", bands
     )
-
-
-def _predictions(
-    features: Path, model: Any, version: Any, bands: dict[str, int]
-) -> Iterator[pa.RecordBatch]:
-    """The predictions of a scoring features file, a batch at a time (in the file's order);
-    adds each batch's risk bands to ``bands``."""
-    wanted = dict.fromkeys([*fd.KEY, "dest", "sched_dep_minute_of_day", *fd.input_columns(model)])
-    with pq.ParquetFile(features) as parquet:
-        # A column the file lacks is left out here and named by fd.predict.
-        columns = [c for c in wanted if c in parquet.schema_arrow.names]
-        for batch in parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns):
-            table = predictions_table(batch, fd.predict(model, batch), version)
-            counted = pc.value_counts(table.column("risk_band"))
-            for band, count in zip(
-                counted.field("values").to_pylist(),
-                counted.field("counts").to_pylist(),
-                strict=True,
-            ):
-                bands[band] += count
-            yield from table.to_batches()

@@ -139,7 +139,9 @@ def test_scoring_features_equal_the_features_built_after_the_day(lake_root, cham
 def test_without_a_champion_scoring_fails_saying_how_to_train_one(lake_root, mlflow_store) -> None:
     with pytest.raises(registry.NoChampionError, match="flight_delay_training"):
         _score(lake_root, mlflow_store)
+    # The champion is looked up while the features are built: neither is committed without it.
     assert not lake.has_partition(lake_root, *tables.PREDICTIONS.address, SCORED)
+    assert not lake.has_partition(lake_root, *tables.SCORING_FEATURES.address, SCORED)
 
 
 def test_missing_next_day_feed_is_named(lake_root, champion) -> None:
