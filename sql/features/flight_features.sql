@@ -43,7 +43,15 @@ past as not materialized (
 
 -- Each past flight once per day of the interval whose 28-day window [F - 28, F - 1] holds it
 -- (days_before = F - flight_date): one copy for a single day, at most 28 for a long interval.
+-- A single day (a nightly run, scoring) takes the first branch: the same one copy, without a
+-- list built and unnested per past flight (25M of them before a 982,000-flight day).
 past_days as not materialized (
+    select
+        *,
+        cast($start as date) - flight_date as days_before
+    from past
+    where cast($end as date) - cast($start as date) = 1
+    union all
     select
         *,
         unnest(range(
@@ -51,6 +59,7 @@ past_days as not materialized (
             least(28, cast($end as date) - 1 - flight_date) + 1
         )) as days_before
     from past
+    where cast($end as date) - cast($start as date) > 1
 ),
 
 -- Each past flight with the day that asks for it (asked_date = flight_date + days_before).
