@@ -24,7 +24,7 @@ from pipelines.dates import Interval
 from pipelines.errors import MissingUpstreamPartition, PermanentError
 from pipelines.storage import lake
 
-HISTORY_DAYS = 28  # the longest trailing window of sql/features/flight_features.sql
+HISTORY_DAYS = tables.FEATURE_HISTORY_DAYS
 OVERRIDE_PARAM = "allow_incomplete_history"
 STAMP_COLUMN = "history_missing_days"
 _STAMP_FIELD = pa.field(STAMP_COLUMN, pa.int32())
@@ -59,9 +59,11 @@ class HistoryNotPublished(MissingUpstreamPartition):
 
 def lake_days(days: Interval) -> Interval:
     """The days of the lake the feature SQL reads for the feature days ``days``: outcomes of the
-    ``HISTORY_DAYS`` before each, and its weather from the day before to the day after (the
-    hours before a departure cross midnight). A lake connection over them gives the same rows."""
-    return Interval(days.start - timedelta(days=HISTORY_DAYS), days.end + timedelta(days=1))
+    ``HISTORY_DAYS`` before each (and the day before those, which moving the trailing counts of
+    the day before a day forward takes out: ``pipelines.trailing``), and its weather from the
+    day before to the day after (the hours before a departure cross midnight). A lake connection
+    over them gives the same rows."""
+    return Interval(days.start - timedelta(days=HISTORY_DAYS + 1), days.end + timedelta(days=1))
 
 
 def window(day: date, history_start: date) -> list[date]:

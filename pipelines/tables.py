@@ -115,7 +115,17 @@ NEXT_DAY_VALIDATION_HISTORY = LakeTable(
     "quality", "next_day_validation_history", ("dt", "attempt", "table_name", "check_name")
 )
 FLIGHT_FEATURES = LakeTable("features", "flight_features", FLIGHT_KEY)
+# A feature of day D reads the outcomes of the days [D - 28, D - 1]: the longest trailing window
+# of sql/features/flight_features.sql.
+FEATURE_HISTORY_DAYS = 28
 SCORING_FEATURES = LakeTable("features", "scoring_features", FLIGHT_KEY)
+# The trailing counts the feature SQL reads, kept so a day costs a day's work
+# (``pipelines/trailing.py``): each flight day's counts per carrier, route and hour, and per
+# feature day the 28 days before it counted per flight number.
+ROUTE_HOUR_DAILY = LakeTable(
+    "features", "route_hour_daily", ("dt", "carrier", "origin", "dest", "sched_dep_hour")
+)
+FLIGHT_NUMBER_28D = LakeTable("features", "flight_number_28d", ("dt", "carrier", "flight_number"))
 PREDICTIONS = LakeTable("scores", "flight_delay_predictions", FLIGHT_KEY)
 MODEL_PERFORMANCE_DAILY = LakeTable("monitoring", "model_performance_daily", ("dt",))
 CALIBRATION_BY_BAND_DAILY = LakeTable(
@@ -170,6 +180,8 @@ def published() -> tuple[LakeTable, ...]:
         *STAGING,
         FLIGHT_FEATURES,
         SCORING_FEATURES,
+        ROUTE_HOUR_DAILY,
+        FLIGHT_NUMBER_28D,
         PREDICTIONS,
         *MONITORING_TABLES,
         *MARTS,

@@ -1,11 +1,12 @@
 """Stage: build ``features.flight_features`` for every day of an interval.
 
-Set-based: the feature SQL computes a whole run of days in one pass (each past flight counted
-once per day whose trailing window holds it, one aggregation per key and day), so a coarse run
-over a year is a dozen queries, not 365. A pass holds at most ``PASS_FLIGHTS`` flights (counted from
-the raw partitions' footers), so a large day gets a pass of its own. Each day then streams from
-DuckDB into its partition a batch at a time: the process holds what DuckDB holds (bounded by its
-memory limit, spilling past it) plus one batch, however large the day.
+Set-based: the feature SQL computes a whole run of days in one pass (the history counted once per
+day whose trailing window holds it), so a coarse run over a year is a dozen queries, not 365. A
+pass holds at most ``PASS_FLIGHTS`` flights (counted from the raw partitions' footers), so a large
+day gets a pass of its own, and a day alone reads its history from the counts the lake keeps
+(:mod:`pipelines.trailing`): one day's work, not 28. Each day then streams from DuckDB into its
+partition a batch at a time: the process holds what DuckDB holds (bounded by its memory limit,
+spilling past it) plus one batch, however large the day.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from pipelines import history, tables
+from pipelines import history, tables, trailing
 from pipelines.dates import Interval
 from pipelines.errors import MissingUpstreamPartition
 from pipelines.settings import DuckDBResources
@@ -31,9 +32,8 @@ log = logging.getLogger(__name__)
 BATCH_ROWS = lake.ROW_GROUP
 # Flights one pass of the feature SQL may cover: about a month of the sample, one large day.
 PASS_FLIGHTS = 1_000_000
-_DAY_OF_PASS = (
-    "select * from built where flight_date = $day order by carrier, flight_number, origin"
-)
+KEY_ORDER = "carrier, flight_number, origin"
+_DAY_OF_PASS = "select * from built where flight_date = $day order by " + KEY_ORDER  # noqa: S608
 
 
 @dataclass
@@ -76,10 +76,9 @@ def build_flight_features(
     reads = history.lake_days(interval)
     with lake_connection(lake_root, sql_root, days=reads, resources=resources) as con:
         for run in passes(lake_root, days):
-            span = {"start": run[0], "end": run[-1] + timedelta(days=1)}
-            con.execute("create or replace temp table built as " + query, span)
-            for day in run:
-                rows = con.sql(_DAY_OF_PASS, params={"day": day}).to_arrow_reader(BATCH_ROWS)
+            span = Interval(run[0], run[-1] + timedelta(days=1))
+            trailing.prepare(con, lake_root, sql_root, span, run_id)
+            for day, rows in _days_of_pass(con, query, span):
                 batches = (history.stamp(batch, found[day]) for batch in rows)
                 with lake.transaction(lake_root, run_id) as tx:
                     written = tx.write_batches(
@@ -100,6 +99,20 @@ def build_flight_features(
                 log.info("features.flight_features dt=%s: %d rows", day, written.rows)
         con.execute("drop table if exists built")
     return built
+
+
+def _days_of_pass(con, query: str, span: Interval):
+    """Each day of the pass ``span`` and a reader of its rows in key order. A single day streams
+    from the query; a run of days is computed once into a temporary table, then read a day at a
+    time."""
+    params = {"start": span.start, "end": span.end}
+    if len(span) == 1:
+        ordered = "select * from (\n" + query + "\n) order by " + KEY_ORDER  # noqa: S608
+        yield span.start, con.sql(ordered, params=params).to_arrow_reader(BATCH_ROWS)
+        return
+    con.execute("create or replace temp table built as " + query, params)
+    for day in span.days():
+        yield day, con.sql(_DAY_OF_PASS, params={"day": day}).to_arrow_reader(BATCH_ROWS)
 
 
 def passes(lake_root: Path, days: list[date]) -> list[list[date]]:

@@ -28,7 +28,7 @@ import duckdb
 import pyarrow as pa
 
 import models.flight_delay as fd
-from pipelines import history, tables
+from pipelines import history, tables, trailing
 from pipelines.dates import Interval
 from pipelines.errors import MissingUpstreamPartition, PermanentError
 from pipelines.serving.predictions import predictions_table, scored_batches
@@ -92,6 +92,8 @@ def write_scoring_features(
     query = load_sql(sql_root, "features", "flight_features")
     reads = history.lake_days(Interval.day(day))
     with lake_connection(tx.root, sql_root, days=reads, resources=resources) as con:
+        # The history as published (the days before ``day``), counted before the views move.
+        trailing.prepare(con, tx.root, sql_root, Interval.day(day), tx.run_id)
         _as_of_evening_before(con, sql_root, day)
         ordered = "SELECT * FROM (\n" + query + "\n) ORDER BY " + DEPARTURE_ORDER  # noqa: S608
         span = {"start": day, "end": day + timedelta(days=1)}
@@ -191,6 +193,8 @@ class AsOfDay:
         reads = history.lake_days(Interval.day(day))
         self._con = lake_connection(lake_root, sql_root, days=reads, resources=resources)
         try:
+            # A reader: what is not kept in the lake is counted in memory, never written.
+            trailing.prepare(self._con, lake_root, sql_root, Interval.day(day), run_id=None)
             self._hold(sql_root)
             self._published_features = self._build(self._published.values())
         except BaseException:

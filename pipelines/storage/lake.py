@@ -89,16 +89,19 @@ class Transaction:
         day: date,
         schema: pa.Schema,
         batches: Iterable[pa.RecordBatch],
+        metadata: dict[str, str] | None = None,
     ) -> PartitionWritten:
         """Stream ``batches`` (of ``schema``) into the next version of partition ``dt=day``.
 
         Memory stays at one batch (and one row group being encoded), however large the
         partition: a DuckDB ``fetch_record_batch`` reader or a scoring loop writes through here.
+        ``metadata`` goes into the file's footer (:func:`footer_metadata` reads it back).
         """
         folder = partition_dir(self.root, layer, table, day)
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"part-{uuid.uuid4().hex}.parquet"
-        rows = _write_file(schema, batches, target, self.run_id)
+        stored = _stored_schema(schema).with_metadata(metadata)
+        rows = _write_file(stored, batches, target, self.run_id)
         rel = target.relative_to(self.root).as_posix()
         self.changes.put.setdefault(f"{layer}.{table}", {})[day.isoformat()] = rel
         written = PartitionWritten(layer, table, day, target, rows)
@@ -199,6 +202,12 @@ def _existing_file(root: Path, layer: str, table: str, day: date, snapshot: int 
     return path
 
 
+def footer_metadata(path: Path) -> dict[str, str]:
+    """What the writer of ``path`` put in its footer (``write_batches(metadata=...)``)."""
+    found = pq.read_schema(path).metadata or {}
+    return {k.decode(): v.decode() for k, v in found.items() if not k.startswith(b"ARROW:")}
+
+
 def data_schema(path: Path) -> pa.Schema:
     """The columns of a partition file as its writer gave them (without the run id column)."""
     return pa.schema([f for f in pq.read_schema(path) if f.name != RUN_ID_COLUMN])
@@ -255,18 +264,18 @@ def _stored_schema(schema: pa.Schema) -> pa.Schema:
 def _stamped(batch: pa.RecordBatch, stored: pa.Schema, run_id: str) -> pa.RecordBatch:
     columns = [batch.column(f.name) for f in stored if f.name != RUN_ID_COLUMN]
     run_ids = pa.repeat(pa.scalar(run_id, pa.string()), batch.num_rows)
-    return pa.RecordBatch.from_arrays([*columns, run_ids], schema=stored)
+    return pa.RecordBatch.from_arrays([*columns, run_ids], schema=stored.remove_metadata())
 
 
 def _write_file(
-    schema: pa.Schema, batches: Iterable[pa.RecordBatch], target: Path, run_id: str
+    stored: pa.Schema, batches: Iterable[pa.RecordBatch], target: Path, run_id: str
 ) -> int:
-    """Write ``target`` under a hidden temporary name, fsync, then rename: a crash leaves either
-    nothing under the final name or the complete file (never referenced until committed).
-    Returns the rows written."""
+    """Write ``target`` (columns ``stored``, :func:`_stored_schema`) under a hidden temporary
+    name, fsync, then rename: a crash leaves either nothing under the final name or the complete
+    file (never referenced until committed). Returns the rows written."""
     _remove_stale_temporaries(target.parent)
     tmp = target.with_name(f".{target.name}.tmp")
-    stored, rows = _stored_schema(schema), 0
+    rows = 0
     try:
         with pq.ParquetWriter(tmp, stored, compression="zstd") as writer:
             for batch in batches:

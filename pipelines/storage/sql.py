@@ -74,6 +74,36 @@ def connect(
     return duckdb.connect(database, config=config)
 
 
+def quote_literal(value: str) -> str:
+    # DDL cannot take bound parameters; the only values quoted into views are lake file paths.
+    return "'" + value.replace("'", "''") + "'"
+
+
+def define_file_view(con: duckdb.DuckDBPyConnection, name: str, paths: list[Path]) -> None:
+    """A temporary view ``name`` (a constant of the caller's, never caller text) over lake files
+    ``paths`` (at least one), read as the lake reads them (``lake_table``: ``dt`` from the
+    partition path)."""
+    if not _NAME.match(name) or not paths:
+        raise ValueError(f"a view needs a lower_snake_case name and files: {name!r}, {paths}")
+    files = "[" + ", ".join(quote_literal(str(p)) for p in paths) + "]"
+    body = "SELECT * FROM lake_table(" + files + ")"  # noqa: S608 (quoted lake paths)
+    con.execute("CREATE OR REPLACE TEMP VIEW " + name + " AS " + body)
+
+
+_SNAPSHOT_VARIABLE = "nightshift_lake_snapshot"
+
+
+def record_snapshot(con: duckdb.DuckDBPyConnection, snapshot: int | None) -> None:
+    """Note on ``con`` the lake snapshot its views read (:func:`snapshot_of` tells it)."""
+    con.execute("SET VARIABLE " + _SNAPSHOT_VARIABLE + " = $id", {"id": snapshot})
+
+
+def snapshot_of(con: duckdb.DuckDBPyConnection) -> int | None:
+    """The lake snapshot the views of ``con`` read, as :func:`record_snapshot` noted it."""
+    ((found,),) = con.execute("SELECT getvariable('" + _SNAPSHOT_VARIABLE + "')").fetchall()
+    return None if found is None else int(found)
+
+
 def macro_connection(
     sql_root: Path, resources: DuckDBResources | None = None
 ) -> duckdb.DuckDBPyConnection:

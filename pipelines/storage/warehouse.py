@@ -28,7 +28,14 @@ import duckdb
 from pipelines.dates import Interval
 from pipelines.settings import DuckDBResources
 from pipelines.storage import lake, snapshots
-from pipelines.storage.sql import connect, define_macros, layer_models, load_sql
+from pipelines.storage.sql import (
+    connect,
+    define_macros,
+    layer_models,
+    load_sql,
+    quote_literal,
+    record_snapshot,
+)
 from pipelines.tables import LAYERS, REFERENCE_TABLES, VIEW_LAYERS
 
 log = logging.getLogger(__name__)
@@ -44,11 +51,6 @@ class CatalogSummary:
     tables: list[str]
     views: list[str]
     snapshot: int | None = None
-
-
-def _quote_literal(value: str) -> str:
-    # DDL cannot take bound parameters; the only value quoted into a view is a lake path.
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _quote_identifier(value: str) -> str:
@@ -89,7 +91,7 @@ def _view_body(
 
 def _select(paths: list[str]) -> str:
     # DDL takes no bound parameters: the values quoted into a view are lake file paths.
-    files = "[" + ", ".join(_quote_literal(p) for p in paths) + "]"
+    files = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
     return "SELECT * FROM lake_table(" + files + ")"  # noqa: S608
 
 
@@ -109,6 +111,7 @@ def define_lake_views(
     """
     define_macros(con, sql_root)
     snapshot = snapshots.current_id(lake_root)  # read once: every view shows this snapshot
+    record_snapshot(con, snapshot)
     tables = []
     for layer, names in lake.list_tables(lake_root, snapshot).items():
         if layer not in layers:

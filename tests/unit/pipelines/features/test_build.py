@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import history
+from pipelines import history, trailing
 from pipelines.dates import Interval
 from pipelines.errors import MissingUpstreamPartition, PermanentError
 from pipelines.features import build
@@ -224,6 +224,7 @@ def test_features_read_only_the_days_they_need_and_equal_those_of_the_whole_lake
     built = lake.read_partition(lake_root, "features", "flight_features", D)
     query = load_sql(sql_root, "features", "flight_features")
     with lake_connection(lake_root, sql_root) as con:  # every file of every table
+        trailing.prepare(con, lake_root, sql_root, Interval.day(D), run_id=None)
         whole = con.sql(
             "select * from (" + query + ") order by carrier, flight_number, origin",
             params={"start": D, "end": D + timedelta(days=1)},
