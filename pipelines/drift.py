@@ -18,8 +18,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import models.flight_delay as fd
-
 PROFILE_ARTIFACT = "reference/feature_profile.json"
 QUANTILES = [i / 10 for i in range(1, 10)]
 DAY_COLUMN = "flight_date"
@@ -28,15 +26,18 @@ MISSING, OTHER = "__missing__", "__other__"
 EPSILON = 1e-4  # share given to an empty bin, so PSI stays finite
 
 
-def feature_profile(frame: pd.DataFrame) -> dict[str, Any]:
-    """Bins and shares of every model feature in ``frame`` (the training slice).
+def feature_profile(
+    frame: pd.DataFrame, numeric: list[str], categorical: list[str]
+) -> dict[str, Any]:
+    """Bins and shares of the model's ``numeric`` and ``categorical`` features in ``frame`` (the
+    training slice).
 
     Numeric: decile edges of the non-missing values (deduplicated), the share per bin and the
     missing share, and (given ``flight_date``) the daily reference of :func:`daily_reference`.
     Categorical: the share of the most frequent categories, the rest, and missing.
     """
     profile: dict[str, Any] = {}
-    for name in fd.NUMERIC:
+    for name in numeric:
         values = frame[name].astype("float64")
         present = values.dropna()
         edges = sorted(set(np.quantile(present, QUANTILES).round(9))) if len(present) else []
@@ -47,7 +48,7 @@ def feature_profile(frame: pd.DataFrame) -> dict[str, Any]:
         }
         if DAY_COLUMN in frame.columns:
             profile[name]["daily"] = daily_reference(frame[DAY_COLUMN], values)
-    for name in fd.CATEGORICAL:
+    for name in categorical:
         counts = frame[name].astype("object").where(frame[name].notna(), MISSING).value_counts()
         top = [c for c in counts.index if c != MISSING][:TOP_CATEGORIES]
         profile[name] = {

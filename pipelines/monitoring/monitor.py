@@ -28,7 +28,7 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-import models.flight_delay as fd
+from models.flight_delay import schema as fd
 from pipelines import tables
 from pipelines.drift import PROFILE_ARTIFACT
 from pipelines.errors import MissingUpstreamPartition

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-import models.flight_delay as fd
+from models.flight_delay import schema as fd
 from pipelines.evaluation import EvaluationError, binary_metrics
 
 log = logging.getLogger(__name__)

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-import models.flight_delay as fd
+from models.flight_delay import schema as fd
 from pipelines import tables
 from pipelines.monitoring import charts
 from pipelines.settings import DuckDBResources, Thresholds

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-import models.flight_delay as fd
+from models.flight_delay import schema as fd
 
 
 class Measure(StrEnum):

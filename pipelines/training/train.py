@@ -175,7 +175,8 @@ def train_challenger(
             chosen, source = fd.default_params(), "params.json"
         mlflow.log_params({f"model.{k}": v for k, v in chosen.items()})
         # The distribution of every feature in the fit slice: monitoring's drift reference.
-        mlflow.log_dict(feature_profile(fit.frame), PROFILE_ARTIFACT)
+        profile = feature_profile(fit.frame, fd.NUMERIC, fd.CATEGORICAL)
+        mlflow.log_dict(profile, PROFILE_ARTIFACT)
         mlflow.set_tag("nightshift.params_source", source)
 
         model = fd.build_pipeline(chosen).fit(fit.x, fit.y)

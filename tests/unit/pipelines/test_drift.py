@@ -33,7 +33,7 @@ def test_psi_refuses_mismatched_bins() -> None:
 
 def test_the_training_slice_does_not_drift_against_its_own_profile() -> None:
     frame = day_frame(DAY, 2000, seed=1)
-    profile = feature_profile(frame)
+    profile = feature_profile(frame, fd.NUMERIC, fd.CATEGORICAL)
     assert set(profile) == set(fd.FEATURES)
     rows = drift_rows(profile, frame)
     assert len(rows) == len(fd.FEATURES)
@@ -48,7 +48,8 @@ def test_a_shifted_feature_and_a_new_category_show_up_as_drift() -> None:
     today["wx_precip_in"] = today["wx_precip_in"] + 0.5  # every hour suddenly rainy
     today["carrier"] = "ZZ"  # an airline the model never saw
     today.loc[:1999, "plane_seats"] = np.nan  # half the planes lost their seat count
-    rows = {r["feature"]: r for r in drift_rows(feature_profile(reference), today)}
+    profile = feature_profile(reference, fd.NUMERIC, fd.CATEGORICAL)
+    rows = {r["feature"]: r for r in drift_rows(profile, today)}
     assert rows["wx_precip_in"]["psi"] > 1.0
     assert rows["carrier"]["psi"] > 1.0
     assert rows["plane_seats"]["current_missing_share"] == pytest.approx(0.5)

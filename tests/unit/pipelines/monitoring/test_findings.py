@@ -37,7 +37,9 @@ LIMITS = Settings().thresholds()
 
 @pytest.fixture(scope="module")
 def profile() -> dict:
-    return feature_profile(pd.concat([day_frame(d, 300, seed=3) for d in TRAINING_DAYS]))
+    return feature_profile(
+        pd.concat([day_frame(d, 300, seed=3) for d in TRAINING_DAYS]), fd.NUMERIC, fd.CATEGORICAL
+    )
 
 
 def _check(profile: dict, today: pd.DataFrame, yesterday: pd.DataFrame | None = None):
@@ -71,7 +73,9 @@ def test_a_temperature_feed_switched_to_celsius_is_a_broken_feed_on_its_first_da
                 f.assign(wx_temp_f=f["wx_temp_f"] * 10 + 40)
                 for f in (day_frame(d, 300, 3) for d in TRAINING_DAYS)
             ]
-        )
+        ),
+        fd.NUMERIC,
+        fd.CATEGORICAL,
     )
     rows, found = _check(trained, today, yesterday)
     [hit] = [f for f in found if f.item == "wx_temp_f"]
@@ -171,7 +175,9 @@ def test_a_day_without_flights_is_a_broken_feed_and_judges_no_drift(profile: dic
 
 
 def test_a_profile_without_daily_references_says_what_it_cannot_check() -> None:
-    old = feature_profile(pd.concat([day_frame(d, 300, seed=3) for d in TRAINING_DAYS]))
+    old = feature_profile(
+        pd.concat([day_frame(d, 300, seed=3) for d in TRAINING_DAYS]), fd.NUMERIC, fd.CATEGORICAL
+    )
     for spec in old.values():
         spec.pop("daily", None)
     rows, found = _check(old, day_frame(LATER[0], 300, seed=3))
