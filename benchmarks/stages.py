@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import logging
 import resource
 import time
 import traceback
@@ -276,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--damaged-rows", type=int, default=300, help="damaged: rows per kind")
     parser.add_argument("--result", type=Path, required=True)
     a = parser.parse_args(argv)
+    # The stage's own log lines (what it counted, kept or skipped) go to the stage's log file.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stage, modules = STAGES[a.stage]
     for module in modules:
         importlib.import_module(module)

@@ -3,21 +3,21 @@ so the batch's partition and an on-demand answer are made alike."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 import models.flight_delay as fd
 from pipelines.serving.schema import PREDICTION_SCHEMA
 
 
-def predictions_table(features: pa.Table | pa.RecordBatch, probabilities, version) -> pa.Table:
-    """The predictions of ``features`` (scoring features: a table or one batch), by departure."""
+def predictions_table(
+    features: pa.Table | pa.RecordBatch, probabilities, version, *, by_departure: bool = True
+) -> pa.Table:
+    """The predictions of ``features`` (scoring features: a table or one batch), by departure
+    (``by_departure=False``: in the features' order, as the batch writes them)."""
     p = np.asarray(probabilities, dtype=np.float64)
     n = len(p)
     midnight = pc.cast(features.column("flight_date"), pa.timestamp("us"))
@@ -40,6 +40,8 @@ def predictions_table(features: pa.Table | pa.RecordBatch, probabilities, versio
         ),
     }
     table = pa.table(columns).select(PREDICTION_SCHEMA.names).cast(PREDICTION_SCHEMA)
+    if not by_departure:
+        return table
     departure = [("scheduled_departure", "ascending"), *((k, "ascending") for k in fd.KEY[1:])]
     return table.take(pc.sort_indices(table, sort_keys=departure))
 
@@ -48,22 +50,19 @@ def _constant(value: str, rows: int) -> pa.Array:
     return pa.repeat(pa.scalar(value, pa.string()), rows)
 
 
-def scored_batches(
-    features: Path, model: Any, version: Any, bands: dict[str, int], batch_rows: int
-) -> Iterator[pa.RecordBatch]:
-    """The predictions of a scoring features file, ``batch_rows`` at a time (in the file's
-    order); adds each batch's risk bands to ``bands``."""
-    wanted = dict.fromkeys([*fd.KEY, "dest", "sched_dep_minute_of_day", *fd.input_columns(model)])
-    with pq.ParquetFile(features) as parquet:
-        # A column the file lacks is left out here and named by fd.predict.
-        columns = [c for c in wanted if c in parquet.schema_arrow.names]
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=columns):
-            table = predictions_table(batch, fd.predict(model, batch), version)
-            counted = pc.value_counts(table.column("risk_band"))
-            for band, count in zip(
-                counted.field("values").to_pylist(),
-                counted.field("counts").to_pylist(),
-                strict=True,
-            ):
-                bands[band] += count
-            yield from table.to_batches()
+def scored_batch(
+    features: pa.RecordBatch, model: Any, version: Any, bands: dict[str, int]
+) -> pa.RecordBatch:
+    """The predictions of one batch of scoring features, in its order; adds the batch's risk
+    bands to ``bands``."""
+    table = predictions_table(features, fd.predict(model, features), version, by_departure=False)
+    counted = pc.value_counts(table.column("risk_band"))
+    for band, count in zip(
+        counted.field("values").to_pylist(), counted.field("counts").to_pylist(), strict=True
+    ):
+        bands[band] += count
+    return table.combine_chunks().to_batches()[0] if table.num_rows else _empty()
+
+
+def _empty() -> pa.RecordBatch:
+    return pa.RecordBatch.from_pylist([], schema=PREDICTION_SCHEMA)

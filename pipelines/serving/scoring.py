@@ -7,17 +7,18 @@ D+1 (the published schedule and the weather forecast). Nothing of D+1's outcome 
 the label columns are null and no feature can leak; a backfill sees exactly what a nightly run saw.
 
 Output: ``scores.flight_delay_predictions``, partition ``dt=D+1``, one row per scheduled flight
-in order of departure, stamped with the model name, version and MLflow run id and the pipeline
+stamped with the model name, version and MLflow run id and the pipeline
 run id, beside ``features.scoring_features`` (what the model saw), in one commit. Rerunning
-replaces both. However large the day, DuckDB streams the features into their partition, and
-the model scores them back from it a batch at a time.
+replaces both. However large the day, DuckDB streams the features a batch at a time, and each
+batch is written and scored as it comes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -31,7 +32,7 @@ import models.flight_delay as fd
 from pipelines import history, tables, trailing
 from pipelines.dates import Interval
 from pipelines.errors import MissingUpstreamPartition, PermanentError
-from pipelines.serving.predictions import predictions_table, scored_batches
+from pipelines.serving.predictions import predictions_table, scored_batch
 from pipelines.serving.scheduled import ScheduledFlight, schedule_rows
 from pipelines.serving.schema import PREDICTION_SCHEMA
 from pipelines.settings import DuckDBResources
@@ -45,7 +46,7 @@ log = logging.getLogger(__name__)
 AS_OF_TABLES = ("flights", "weather")
 # Rows scored at a time (one Parquet row group of the features partition).
 BATCH_ROWS = lake.ROW_GROUP
-# The order of a scored day's rows: by scheduled departure (the day is the same for all).
+# The order of the on-demand answers: by scheduled departure (the day is the same for all).
 DEPARTURE_ORDER = "sched_dep_minute_of_day, carrier, flight_number, origin"
 # Which model scores a day: today's champion, or the one that was champion on the scored day.
 CURRENT_CHAMPION = "current_champion"
@@ -70,37 +71,38 @@ class ScoreSummary:
     bands: dict[str, int]
 
 
-def write_scoring_features(
-    tx: lake.Transaction,
+@contextlib.contextmanager
+def scoring_features(
+    lake_root: Path,
     sql_root: Path,
     day: date,
     history_start: date,
     allow_incomplete_history: bool = False,
     *,
+    run_id: str | None,
     resources: DuckDBResources | None = None,
-) -> lake.PartitionWritten:
-    """Write ``features.scoring_features`` of ``day`` in ``tx``: the features of the flights
-    scheduled on ``day``, from what was known the evening before, in order of departure.
+) -> Iterator[pa.RecordBatchReader]:
+    """The features of the flights scheduled on ``day``, from what was known the evening before,
+    streamed from DuckDB (held to ``resources``) a batch at a time, in no particular order (as
+    every partition of the lake: readers order what they read).
 
     Refused when a next-day feed or the day before's actuals are not published, or when a day of
     the 28-day history is missing or blocked (see :mod:`pipelines.history`), unless
-    ``allow_incomplete_history``; the rows say how many days were missing. The rows stream from
-    DuckDB (held to ``resources``) into the partition a batch at a time.
+    ``allow_incomplete_history``; the rows say how many days were missing. The history's counts
+    are kept in the lake under ``run_id`` (:mod:`pipelines.trailing`; None: counted in memory).
     """
-    _require_inputs(tx.root, day)
-    found = history.require_complete(tx.root, [day], history_start, allow_incomplete_history)
+    _require_inputs(lake_root, day)
+    found = history.require_complete(lake_root, [day], history_start, allow_incomplete_history)
     query = load_sql(sql_root, "features", "flight_features")
     reads = history.lake_days(Interval.day(day))
-    with lake_connection(tx.root, sql_root, days=reads, resources=resources) as con:
+    with lake_connection(lake_root, sql_root, days=reads, resources=resources) as con:
         # The history as published (the days before ``day``), counted before the views move.
-        trailing.prepare(con, tx.root, sql_root, Interval.day(day), tx.run_id)
+        trailing.prepare(con, lake_root, sql_root, Interval.day(day), run_id)
         _as_of_evening_before(con, sql_root, day)
-        ordered = "SELECT * FROM (\n" + query + "\n) ORDER BY " + DEPARTURE_ORDER  # noqa: S608
         span = {"start": day, "end": day + timedelta(days=1)}
-        rows = con.sql(ordered, params=span).to_arrow_reader(BATCH_ROWS)
+        rows = con.sql(query, params=span).to_arrow_reader(BATCH_ROWS)
         batches = (history.stamp(batch, found[day]) for batch in rows)
-        schema = history.stamped_schema(rows.schema)
-        return tx.write_batches(*tables.SCORING_FEATURES.address, day, schema, batches)
+        yield pa.RecordBatchReader.from_batches(history.stamped_schema(rows.schema), batches)
 
 
 def _require_inputs(lake_root: Path, day: date) -> None:
@@ -158,7 +160,7 @@ class AsOfDay:
     :meth:`features` puts the given flights into the day's published schedule (each in place of
     the published flight with its key, or beside them: the day's traffic counts and the aircraft's
     legs count it) and runs the batch's ``sql/features/flight_features.sql`` on the views
-    :func:`write_scoring_features` uses. The same inputs are required as for the batch.
+    :func:`scoring_features` uses. The same inputs are required as for the batch.
 
     Planning that query costs DuckDB about 0.1 s of CPU, whatever the rows, so the features of the
     published schedule are built once, with the instance: flights stated exactly as published
@@ -315,30 +317,28 @@ def score_day(
 ) -> ScoreSummary:
     """Score the flights of ``day``; replace ``scores.flight_delay_predictions`` dt=``day``.
 
-    The features stream into their partition, then are read back and scored a batch at a time:
-    memory holds DuckDB's share (bounded by ``resources``) and a batch, never the day. The
-    champion is looked up and loaded (MLflow's store and the skops file, about 2 s) in a thread
-    while DuckDB builds the features; a missing one fails the run before anything is committed.
+    One pass: each batch of features streams from DuckDB into ``features.scoring_features`` and,
+    scored, into the predictions: memory holds DuckDB's share (bounded by ``resources``) and a
+    batch, never the day. The champion is looked up and loaded (MLflow's store and the skops
+    file, about 2 s) in a thread while DuckDB builds the features; a missing one fails the run
+    before anything is committed.
     """
     _require_policy(policy)
     bands = {b: 0 for _, b in fd.RISK_BANDS}
+    day_args = (lake_root, sql_root, day, history_start, allow_incomplete_history)
     # What the model saw and what it said become visible together, in one commit.
     with ThreadPoolExecutor(1) as pool, lake.transaction(lake_root, run_id) as tx:
         champion = pool.submit(_load_champion, tracking_uri, day, policy)
-        features = write_scoring_features(
-            tx, sql_root, day, history_start, allow_incomplete_history, resources=resources
-        )
-        version, model = champion.result()
-        predictions = scored_batches(features.path, model, version, bands, BATCH_ROWS)
-        written = tx.write_batches(*tables.PREDICTIONS.address, day, PREDICTION_SCHEMA, predictions)
-    log.info(
-        "scored %d flights of %s with %s v%s: %s",
-        written.rows,
-        day,
-        fd.MODEL_NAME,
-        version.version,
-        bands,
-    )
+        with scoring_features(*day_args, run_id=run_id, resources=resources) as features:
+            version, model = champion.result()
+            with (
+                tx.partition_writer(*tables.SCORING_FEATURES.address, day, features.schema) as seen,
+                tx.partition_writer(*tables.PREDICTIONS.address, day, PREDICTION_SCHEMA) as said,
+            ):
+                for batch in features:
+                    seen.write(batch)
+                    said.write(scored_batch(batch, model, version, bands))
+    log.info("scored %d flights of %s with v%s: %s", said.rows, day, version.version, bands)
     return ScoreSummary(
-        day.isoformat(), written.rows, str(version.version), version.run_id or "", bands
+        day.isoformat(), said.rows, str(version.version), version.run_id or "", bands
     )

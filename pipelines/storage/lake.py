@@ -97,16 +97,32 @@ class Transaction:
         partition: a DuckDB ``fetch_record_batch`` reader or a scoring loop writes through here.
         ``metadata`` goes into the file's footer (:func:`footer_metadata` reads it back).
         """
+        with self.partition_writer(layer, table, day, schema, metadata) as writer:
+            for batch in batches:
+                writer.write(batch)
+        return self.written[-1]
+
+    @contextlib.contextmanager
+    def partition_writer(
+        self,
+        layer: str,
+        table: str,
+        day: date,
+        schema: pa.Schema,
+        metadata: dict[str, str] | None = None,
+    ) -> Iterator[PartitionWriter]:
+        """A writer of the next version of partition ``dt=day``, fed a batch at a time (so one
+        stream can feed two partitions); the file is this transaction's when the block ends
+        without an exception, and is gone otherwise."""
         folder = partition_dir(self.root, layer, table, day)
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"part-{uuid.uuid4().hex}.parquet"
         stored = _stored_schema(schema).with_metadata(metadata)
-        rows = _write_file(stored, batches, target, self.run_id)
+        with PartitionWriter(stored, target, self.run_id) as writer:
+            yield writer
         rel = target.relative_to(self.root).as_posix()
         self.changes.put.setdefault(f"{layer}.{table}", {})[day.isoformat()] = rel
-        written = PartitionWritten(layer, table, day, target, rows)
-        self.written.append(written)
-        return written
+        self.written.append(PartitionWritten(layer, table, day, target, writer.rows))
 
     def read_for_update(self, layer: str, table: str, day: date) -> pa.Table | None:
         """The partition as the current snapshot has it (None: absent); the commit fails with
@@ -267,29 +283,38 @@ def _stamped(batch: pa.RecordBatch, stored: pa.Schema, run_id: str) -> pa.Record
     return pa.RecordBatch.from_arrays([*columns, run_ids], schema=stored.remove_metadata())
 
 
-def _write_file(
-    stored: pa.Schema, batches: Iterable[pa.RecordBatch], target: Path, run_id: str
-) -> int:
-    """Write ``target`` (columns ``stored``, :func:`_stored_schema`) under a hidden temporary
-    name, fsync, then rename: a crash leaves either nothing under the final name or the complete
-    file (never referenced until committed). Returns the rows written."""
-    _remove_stale_temporaries(target.parent)
-    tmp = target.with_name(f".{target.name}.tmp")
-    rows = 0
-    try:
-        with pq.ParquetWriter(tmp, stored, compression="zstd") as writer:
-            for batch in batches:
-                if batch.num_rows:
-                    writer.write_batch(_stamped(batch, stored, run_id), row_group_size=ROW_GROUP)
-                    rows += batch.num_rows
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    snapshots.fsync_dir(target.parent)
-    return rows
+class PartitionWriter:
+    """One partition file, a batch at a time. Written under a hidden temporary name, fsynced, then
+    renamed when the block ends: a crash leaves either nothing under the final name or the
+    complete file (never referenced until committed); an exception removes it."""
+
+    def __init__(self, stored: pa.Schema, target: Path, run_id: str) -> None:
+        _remove_stale_temporaries(target.parent)
+        self.stored, self.target, self.run_id, self.rows = stored, target, run_id, 0
+        self._tmp = target.with_name(f".{target.name}.tmp")
+        self._writer = pq.ParquetWriter(self._tmp, stored, compression="zstd")
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows:
+            stamped = _stamped(batch, self.stored, self.run_id)
+            self._writer.write_batch(stamped, row_group_size=ROW_GROUP)
+            self.rows += batch.num_rows
+
+    def __enter__(self) -> PartitionWriter:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        try:
+            self._writer.close()
+            if kind is None:
+                with open(self._tmp, "rb") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(self._tmp, self.target)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                self._tmp.unlink()
+        if kind is None:
+            snapshots.fsync_dir(self.target.parent)
 
 
 def _remove_stale_temporaries(folder: Path) -> None:

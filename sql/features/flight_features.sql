@@ -34,6 +34,8 @@ schedule as not materialized (
     where flight_date >= $start and flight_date < $end
 ),
 
+-- The outcome of each flight of the interval, where there is one (the label); none yet when
+-- scoring tomorrow's schedule, so that lookup costs nothing there.
 outcomes as (
     select
         flight_date,
@@ -43,7 +45,9 @@ outcomes as (
         arr_delay_minutes,
         is_delayed
     from staging.stg_flight_outcomes
-    where flight_date >= $start and flight_date < $end
+    where
+        flight_date >= $start and flight_date < $end
+        and arr_delay_minutes is not null
 ),
 
 -- Each day's counts once per feature day whose window holds it (days_before = F - flight_date,

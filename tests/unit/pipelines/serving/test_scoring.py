@@ -16,7 +16,6 @@ import models.flight_delay as fd
 from pipelines.errors import PermanentError
 from pipelines.serving import scoring
 from pipelines.serving.schema import PREDICTION_SCHEMA
-from pipelines.storage import lake
 
 DAY = date(2013, 3, 15)
 
@@ -35,9 +34,9 @@ def test_nothing_is_scored_before_the_feeds_and_the_actuals_are_published(
 ) -> None:
     with (
         pytest.raises(scoring.ScoringInputMissing) as caught,
-        lake.transaction(tmp_path, "r") as tx,
+        scoring.scoring_features(tmp_path, sql_root, DAY, date(2013, 1, 1), run_id="r"),
     ):
-        scoring.write_scoring_features(tx, sql_root, DAY, history_start=date(2013, 1, 1))
+        pass
     message = str(caught.value)
     for missing in (
         "raw.schedule dt=2013-03-15",

@@ -185,6 +185,9 @@ def test_a_write_that_crashes_midway_leaves_the_previous_partition_intact(
         def __exit__(self, *exc: object) -> None:
             return None
 
+        def close(self) -> None:
+            return None
+
         def write_batch(self, *args: object, **kwargs: object) -> None:
             self.path.write_bytes(b"PAR1\x00\x01 half-written row group")
             raise OSError("No space left on device")
