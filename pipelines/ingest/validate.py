@@ -205,7 +205,9 @@ def _publish(tx: lake.Transaction, day: date, outcomes: list[TableValidation]) -
     if passed:
         for o in outcomes:
             raw = tables.raw(o.table).address
-            if o.unchanged_since is None:
+            if o.valid_file is not None:  # every row passed: publish extract's file as it is
+                tx.adopt(*raw, day, o.valid_file)
+            elif o.unchanged_since is None:
                 tx.write_batches(*raw, day, o.valid.schema, o.valid.batches())
             elif lake.has_partition(tx.root, *raw, day):  # an earlier attempt stored this day
                 tx.delete(*raw, day)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -123,6 +124,29 @@ class Transaction:
         rel = target.relative_to(self.root).as_posix()
         self.changes.put.setdefault(f"{layer}.{table}", {})[day.isoformat()] = rel
         self.written.append(PartitionWritten(layer, table, day, target, writer.rows))
+
+    def adopt(self, layer: str, table: str, day: date, source: Path) -> PartitionWritten:
+        """Publish every row of ``source``, an immutable file of this lake (another partition's),
+        as the next version of partition ``dt=day`` without writing them again: a hard link to
+        the same bytes, or a copy where the file system has none. The rows keep the run id of the
+        run that wrote them (validation publishes the rows extract wrote, in the same run)."""
+        folder = partition_dir(self.root, layer, table, day)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"part-{uuid.uuid4().hex}.parquet"
+        try:
+            os.link(source, target)
+        except OSError:  # another device, or no hard links: a copy, made as any write is
+            tmp = target.with_name(f".{target.name}.tmp")
+            shutil.copyfile(source, tmp)
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, target)
+        snapshots.fsync_dir(folder)
+        rel = target.relative_to(self.root).as_posix()
+        self.changes.put.setdefault(f"{layer}.{table}", {})[day.isoformat()] = rel
+        rows = pq.ParquetFile(target).metadata.num_rows
+        self.written.append(PartitionWritten(layer, table, day, target, rows))
+        return self.written[-1]
 
     def read_for_update(self, layer: str, table: str, day: date) -> pa.Table | None:
         """The partition as the current snapshot has it (None: absent); the commit fails with

@@ -6,8 +6,9 @@ is the string NA (a carrier or airport code can be NA), ``""`` is an empty strin
 other text in a numeric column is an error, not a null.
 
 Encoding policy: UTF-8 (with or without a byte-order mark) or the file is refused, naming the line
-and column of the first bad byte. Nothing is transcoded: every byte sequence is valid latin-1, so
-an encoding guess can never be verified, and a wrong guess silently changes names.
+and column of the first bad byte (:func:`read_landing_csv` says how a good file is read once).
+Nothing is transcoded: every byte sequence is valid latin-1, so an encoding guess can never be
+verified, and a wrong guess silently changes names.
 
 Whatever stops a file from being read raises ``UnreadableSourceData`` with the file, the parser's
 message and, where they can be told, the line and column. The fast multi-threaded read is the
@@ -22,6 +23,7 @@ import re
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from pipelines.ingest.sources.base import UnreadableSourceData
@@ -35,18 +37,46 @@ UTF8_ONLY = "landing files must be UTF-8: ask upstream to re-export the file as 
 
 
 def read_landing_csv(path: Path, table: str) -> pa.Table:
-    """The file as ``table`` in the canonical schema (unknown columns kept, for validation)."""
+    """The file as ``table`` in the canonical schema (unknown columns kept, for validation).
+
+    The multi-threaded read checks the encoding too: it decodes every string field as UTF-8,
+    and a number, a time or a delimiter is ASCII, so a file it reads (with no NUL character,
+    which is valid UTF-8 but a sign of UTF-16 text) is UTF-8. Whatever fails, the file is first
+    scanned byte by byte, so a file that is not UTF-8 is refused as such, at its first bad byte,
+    before any other fault is reported.
+    """
     if path.stat().st_size == 0:
         raise _unreadable(path, table, "zero-byte file: upstream delivered no header and no rows")
-    _require_utf8(path, table)
+    _refuse_utf16_mark(path, table)
     try:
         data = _read(path, table, use_threads=True)
     except pa.ArrowInvalid as exc:
+        _require_utf8(path, table)
         raise _located(path, table, exc) from exc
+    if _has_nul(data):
+        _require_utf8(path, table)  # raises, naming the first NUL byte
     try:
         return conform(table, data)
     except SchemaError as exc:
+        _require_utf8(path, table)
         raise _unreadable(path, table, exc.reason, column_name=exc.column_name) from exc
+
+
+def _has_nul(data: pa.Table) -> bool:
+    if any("\x00" in name for name in data.column_names):
+        return True
+    texts = [
+        c for c, f in zip(data.columns, data.schema, strict=True) if pa.types.is_string(f.type)
+    ]
+    return any(pc.any(pc.match_substring(c, "\x00")).as_py() for c in texts)
+
+
+def _refuse_utf16_mark(path: Path, table: str) -> None:
+    with path.open("rb") as fh:
+        head = fh.read(2)
+    if head in _UTF16_BOMS:
+        reason = f"not UTF-8: {_UTF16_BOMS[head]} (byte-order mark); {UTF8_ONLY}"
+        raise _unreadable(path, table, reason, line=1, column=1)
 
 
 def _read(path: Path, table: str, use_threads: bool) -> pa.Table:
@@ -86,12 +116,8 @@ def _unreadable(
 
 
 def _require_utf8(path: Path, table: str) -> None:
+    """Raise at the first byte of ``path`` that is not UTF-8 (or a NUL); return if none is."""
     with path.open("rb") as fh:
-        head = fh.read(2)
-        if head in _UTF16_BOMS:
-            reason = f"not UTF-8: {_UTF16_BOMS[head]} (byte-order mark); {UTF8_ONLY}"
-            raise _unreadable(path, table, reason, line=1, column=1)
-        fh.seek(0)
         decoder = codecs.getincrementaldecoder("utf-8")("strict")
         offset = 0
         while chunk := fh.read(_CHUNK):

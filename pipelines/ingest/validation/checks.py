@@ -38,6 +38,9 @@ class Check:
     ``mostly`` < 1 a few such rows are quarantined while the rest of the day is published.
     ``considered``: the rows GX counts the tolerance against, as SQL (default: ``columns[0]`` is
     not null, GX's rule for a column map; pair and compound checks skip incomplete rows).
+    ``counted``: a query over ``{rows}`` giving (offending, considered) in one row, for a check
+    whose predicate reads every row (a key's duplicates): counted apart, by aggregation, instead
+    of evaluating the predicate on each row of the day's one aggregate pass.
     """
 
     name: str
@@ -47,6 +50,7 @@ class Check:
     predicate: str | None = None
     sets: Mapping[str, pa.Table] = field(default_factory=dict)
     considered: str | None = None
+    counted: str | None = None
     description: str = ""
     unit: str = "rows"  # what the checked elements are, in messages ("files" for readability)
 
@@ -180,6 +184,10 @@ def unique(columns: Sequence[str]) -> Check:
             f"from {{rows}} group by all having count(*) > 1)"
         ),
         considered=complete,
+        counted=(
+            "select coalesce(sum(n) filter (where n > 1), 0), coalesce(sum(n), 0) from "
+            f"(select count(*) as n from {{rows}} where {complete} group by {quoted})"
+        ),
         description=f"no two rows share ({', '.join(key)})",
     )
 

@@ -1,9 +1,11 @@
-"""The DuckDB side of validation: the day's rows, one flag per check, the metrics GX decides on.
+"""The DuckDB side of validation: the metrics GX decides on, the samples, the row splits.
 
-A suite's row-level predicates (:mod:`pipelines.ingest.validation.checks`) become flag columns of
-one temporary table over the day's rows (a Parquet file read in place, or an Arrow table), built
-in one pass. Every count, sample and row split is then a query over that table, under the
-connection's memory limit: nothing holds the day in Python.
+A suite's row-level predicates (:mod:`pipelines.ingest.validation.checks`) are evaluated where
+the day's rows are (a Parquet file read in place, or an Arrow table): one aggregate pass counts
+every check's offending and considered rows and every column's nulls; a check that found
+offenders reads its first few with a query that stops there; only a day with rows to quarantine
+reads its rows again to split them. Nothing materializes the day: a clean 10-million-row day
+costs one scan, under the connection's memory limit.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class Check(Protocol):
     def columns(self) -> tuple[str, ...]: ...
     @property
     def considered(self) -> str | None: ...
+    @property
+    def counted(self) -> str | None: ...
     def applies_to(self, columns: Collection[str]) -> bool: ...
 
 
@@ -66,7 +70,7 @@ class Rows:
 
 @dataclass(frozen=True)
 class Measured:
-    """What one aggregate pass found: rows, nulls per column, and per flagged check its
+    """What one aggregate pass found: rows, nulls per column, and per row-level check its
     offending and considered rows."""
 
     rows: int
@@ -91,16 +95,17 @@ def relation(con: duckdb.DuckDBPyConnection, table: str, data: pa.Table | Path) 
     return name
 
 
-def flag(
+def predicates(
     con: duckdb.DuckDBPyConnection,
     table: str,
     source: str,
     columns: list[str],
     suite: Sequence[Check],
-) -> tuple[str, dict[str, str]]:
-    """One temporary table: the rows, plus a flag column per row-level check that applies
-    (true: the row offends). Returns its name and each check's flag column."""
-    flags, selected = {}, []
+) -> dict[str, str]:
+    """Each row-level check of ``suite`` that applies to ``columns``: its predicate over the
+    relation ``source`` as a boolean SQL expression (true: the row offends), with the value sets
+    it reads registered on ``con``."""
+    found = {}
     for index, check in enumerate(suite):
         if check.predicate is None or not check.applies_to(columns):
             continue
@@ -109,16 +114,8 @@ def flag(
             set_name = f"_set_{table}_{index}_{key}_{next(_names)}"
             con.register(set_name, values)
             predicate = predicate.replace("{" + key + "}", set_name)
-        flag = f"_check_{index}"
-        flags[check.name] = flag
-        selected.append(f"coalesce(({predicate}), false) as {flag}")
-    flagged = f"_flagged_{table}_{next(_names)}"
-    con.execute(
-        f"create temp table {flagged} as select *, "  # noqa: S608 (generated names, code predicates)
-        + ", ".join([*selected, "true as _row"])
-        + f" from {source}"
-    )
-    return flagged, flags
+        found[check.name] = f"coalesce(({predicate}), false)"
+    return found
 
 
 def measure(
@@ -126,32 +123,44 @@ def measure(
     relation: str,
     suite: Sequence[Check],
     columns: list[str],
-    flags: dict[str, str],
+    row_checks: dict[str, str],
 ) -> Measured:
-    """Every metric of the suite in one aggregate query over a flagged relation."""
-    applicable = [c for c in suite if c.name in flags]
+    """Every metric of the suite in one aggregate pass (and a pass of its own for a check
+    ``counted`` apart)."""
+    applicable = [c for c in suite if c.name in row_checks and c.counted is None]
     measures = ["count(*)"]
     measures += [f"count(*) - count({quote(c)})" for c in columns]
-    measures += [f"count(*) filter (where {flags[c.name]})" for c in applicable]
+    measures += [f"count(*) filter (where {row_checks[c.name]})" for c in applicable]
     measures += [f"count(*) filter (where {c.considered or 'true'})" for c in applicable]
-    # Generated relation and flag names, quoted schema columns, the checks' own predicates.
+    # Generated relation names, quoted schema columns, the checks' own predicates.
     (row,) = con.execute(f"select {', '.join(measures)} from {relation}").fetchall()  # noqa: S608
-    n = len(columns)
-    names = [c.name for c in applicable]
-    return Measured(
-        rows=row[0],
-        nulls=dict(zip(columns, row[1 : 1 + n], strict=True)),
-        offending=dict(zip(names, row[1 + n : 1 + n + len(names)], strict=True)),
-        considered=dict(zip(names, row[1 + n + len(names) :], strict=True)),
-    )
+    n, names = len(columns), [c.name for c in applicable]
+    counts = row[1 + n :]
+    offending = dict(zip(names, counts[: len(names)], strict=True))
+    considered = dict(zip(names, counts[len(names) :], strict=True))
+    for check in suite:
+        if check.name in row_checks and check.counted is not None:
+            query = check.counted.replace("{rows}", relation)  # the check's own SQL
+            ((offending[check.name], considered[check.name]),) = con.execute(query).fetchall()
+    nulls = dict(zip(columns, row[1 : 1 + n], strict=True))
+    return Measured(rows=row[0], nulls=nulls, offending=offending, considered=considered)
+
+
+def count(con: duckdb.DuckDBPyConnection, relation: str, predicate: str) -> int:
+    """Rows of ``relation`` for which ``predicate`` (a checks' expression) holds."""
+    ((found,),) = con.execute(
+        f"select count(*) filter (where {predicate}) from {relation}"  # noqa: S608
+    ).fetchall()
+    return int(found)
 
 
 def sample(
-    con: duckdb.DuckDBPyConnection, relation: str, flag: str, columns: tuple[str, ...]
+    con: duckdb.DuckDBPyConnection, relation: str, predicate: str, columns: tuple[str, ...]
 ) -> list[Any]:
-    """The first offending values (a tuple per row for a check on several columns)."""
+    """The first offending values in the rows' order (a tuple per row for a check on several
+    columns): the scan stops at the ``SAMPLE_SIZE``-th (the connection keeps insertion order)."""
     selected = ", ".join(quote(c) for c in columns)
     rows = con.execute(
-        f"select {selected} from {relation} where {flag} order by rowid limit {SAMPLE_SIZE}"  # noqa: S608
+        f"select {selected} from {relation} where {predicate} limit {SAMPLE_SIZE}"  # noqa: S608
     ).fetchall()
     return [r[0] if len(r) == 1 else list(r) for r in rows]

@@ -1,14 +1,16 @@
 """Run a suite on one day of one table: DuckDB computes, Great Expectations decides.
 
-The day's rows stay where they are (a Parquet file, or an Arrow table in tests) and DuckDB reads
-them once: every row-level check's predicate becomes a flag column of one temporary table, so the
-counts, the samples and the split into publishable and quarantined rows are set operations over
-it, in DuckDB's memory limit, whatever the size of the day. GX judges each check from those
-metrics with the expectation's own rule (``mostly`` included) and gives its standard SUMMARY
-result, which is the evidence format of ``quality.validation_results``.
+The day's rows stay where they are (a Parquet file, or an Arrow table in tests). One aggregate
+pass of DuckDB counts, for every row-level check, the rows that offend it and the rows it
+considers (:mod:`pipelines.ingest.validation.engine`), in DuckDB's memory limit, whatever the size
+of the day. GX judges each check from those metrics with the expectation's own rule (``mostly``
+included) and gives its standard SUMMARY result, which is the evidence format of
+``quality.validation_results``.
 
 Returns the outcome as data: one result row per check, and the publishable and quarantined rows
-as record-batch streams (or tables, for small days and tests). The caller decides what to write.
+as record-batch streams (or tables, for small days and tests). When no row offends a critical
+check, every row of the file is publishable as it is (``valid_file``): the caller can publish
+the file itself instead of writing its rows again. The caller decides what to write.
 
 Readability comes first: ``schema.readable`` runs on extract's log of the table (one row, with the
 reader's error if any). A table that could not be read is judged by that check alone, since there
@@ -96,6 +98,8 @@ class TableValidation:
     columns: list[str] = field(default_factory=list)
     # Set for a reference snapshot equal to an earlier published one: nothing new to store.
     unchanged_since: date | None = None
+    # The file every row of which is publishable, as it is (no row to quarantine).
+    valid_file: Path | None = None
 
     @property
     def valid_rows(self) -> pa.Table:
@@ -171,13 +175,17 @@ def validate_table(
             engine.Rows(None, "", schema, 0),
             engine.Rows(None, "", quarantine_schema, 0),
         )
-    flagged, row_checks = engine.flag(con, table, source, schema.names, suite)
-    results = read + _judge(con, table, flagged, suite, schema.names, row_checks)
-
+    row_checks = engine.predicates(con, table, source, schema.names, suite)
     critical = [
         row_checks[c.name] for c in suite if c.severity == "critical" and c.name in row_checks
     ]
     offends = " or ".join(critical) or "false"
+    measured = engine.measure(con, source, suite, schema.names, row_checks)
+    results = read + _judge(con, table, source, suite, schema.names, row_checks, measured)
+    # Rows to quarantine: none unless a critical check found offenders (then a second pass
+    # counts the rows offending any of them).
+    offenders = [measured.offending[c.name] for c in suite if row_checks.get(c.name) in critical]
+    bad = engine.count(con, source, offends) if any(offenders) else 0
     reason = (
         "concat_ws(';', "
         + ", ".join(
@@ -190,25 +198,26 @@ def validate_table(
         else "null"
     )
     data_columns = ", ".join(engine.quote(c) for c in schema.names)
-    ((total, bad),) = con.execute(
-        f"select count(*), count(*) filter (where {offends}) from {flagged}"  # noqa: S608
-    ).fetchall()
+    total = measured.rows
     # A filter keeps the source's row order (DuckDB's preserve_insertion_order, on by default):
     # no sort of the day.
     valid = engine.Rows(
         con,
-        f"select {data_columns} from {flagged} where not ({offends})",  # noqa: S608
+        f"select {data_columns} from {source} where not ({offends})",  # noqa: S608
         schema,
         total - bad,
     )
     quarantined = engine.Rows(
         con,
-        f"select {data_columns}, {reason} as {QUARANTINE_REASON} from {flagged} "  # noqa: S608
+        f"select {data_columns}, {reason} as {QUARANTINE_REASON} from {source} "  # noqa: S608
         f"where {offends}",
         quarantine_schema,
         bad,
     )
-    return TableValidation(table, day, results, valid, quarantined, list(schema.names))
+    whole = data if isinstance(data, Path) and not bad else None
+    return TableValidation(
+        table, day, results, valid, quarantined, list(schema.names), valid_file=whole
+    )
 
 
 def unchanged_table(
@@ -260,28 +269,32 @@ def _judge(
     relation: str,
     suite: list[Check],
     columns: list[str] | None = None,
-    flags: dict[str, str] | None = None,
+    row_checks: dict[str, str] | None = None,
+    measured: engine.Measured | None = None,
 ) -> list[CheckResult]:
     """GX's verdict on each check, from the metrics DuckDB computed."""
-    if flags is None:  # a small relation (extract's log): flag it first
+    if columns is None:  # a small relation (extract's log)
         # relation: a name engine.relation generated, never caller text.
         columns = con.sql(f"select * from {relation} limit 0").columns  # noqa: S608
-        relation, flags = engine.flag(con, table, relation, columns, suite)
-    assert columns is not None
-    measured = engine.measure(con, relation, suite, columns, flags)
+    if row_checks is None:
+        row_checks = engine.predicates(con, table, relation, columns, suite)
+    if measured is None:
+        measured = engine.measure(con, relation, suite, columns, row_checks)
     results = []
     for check in suite:
         expectation = check.make_expectation()
         metrics: dict[str, Any] = {"table.row_count": measured.rows, "table.columns": columns}
         missing = [c for c in check.columns if c not in columns]
-        if check.name in flags:
+        if check.name in row_checks:
             metric = getattr(expectation, "map_metric", None)
             offending = measured.offending[check.name]
             metrics["column_values.nonnull.unexpected_count"] = measured.nulls[check.columns[0]]
             metrics[f"{metric}.unexpected_count"] = offending
             metrics[f"{metric}.filtered_row_count"] = measured.considered[check.name]
             metrics[f"{metric}.unexpected_values"] = (
-                engine.sample(con, relation, flags[check.name], check.columns) if offending else []
+                engine.sample(con, relation, row_checks[check.name], check.columns)
+                if offending
+                else []
             )
         success, result = False, {}  # a missing column: the schema check's finding
         if not missing:

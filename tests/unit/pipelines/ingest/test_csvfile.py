@@ -88,6 +88,34 @@ def test_a_latin1_file_is_refused_as_not_utf8_at_the_bad_byte(written: Path) -> 
     assert (failure.line, failure.column, failure.column_name) == (4, 12, "tailnum")
 
 
+def test_a_bad_byte_in_a_number_is_refused_as_not_utf8_not_as_a_bad_number(
+    written: Path,
+) -> None:
+    # The parser sees a bad number first; the encoding is still what the operator is told.
+    lines = lines_of(written)
+    fields = lines[6].split(",")
+    fields[5] = "1\xd12"  # dep_delay
+    data = (
+        "".join(lines[:6]).encode()
+        + ",".join(fields).encode("latin-1")
+        + "".join(lines[7:]).encode()
+    )
+    written.write_bytes(data)
+    failure = unreadable(written)
+    assert failure.reason.startswith("not UTF-8: byte(s) D1")
+    assert (failure.line, failure.column, failure.column_name) == (7, 6, "dep_delay")
+
+
+def test_a_nul_character_in_a_text_field_is_refused_naming_its_line(written: Path) -> None:
+    # Valid UTF-8, which the fast read accepts, but never in a landing file (UTF-16 text?).
+    lines = lines_of(written)
+    lines[5] = lines[5].replace('"N', '"N\x00', 1)  # in the tail number
+    written.write_text("".join(lines), encoding="utf-8")
+    failure = unreadable(written)
+    assert failure.reason.startswith("not UTF-8: a NUL byte")
+    assert (failure.line, failure.column_name) == (6, "tailnum")
+
+
 @pytest.mark.parametrize(
     ("encoding", "what"), [("utf-16", "byte-order mark"), ("utf-16-le", "NUL")]
 )
