@@ -65,16 +65,19 @@ if not __package__:  # run as a script (benchmarks/scale.py): the repository roo
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.scale_keys import CopyKeys
-from pipelines import tables
+from pipelines import tables, trailing
 from pipelines.dates import Interval
-from pipelines.history import HISTORY_DAYS
+from pipelines.history import HISTORY_DAYS, lake_days
 from pipelines.ingest.sources.files import _write_csv, landing_file
 from pipelines.ingest.sources.nycflights import FIRST_DAY, LAST_DAY, day_of
 from pipelines.ingest.sources.postgres import _DDL, _FOREIGN_KEYS
 from pipelines.ingest.sources.schemas import SCHEMAS
+from pipelines.settings import REPO_ROOT, Settings
 from pipelines.storage import lake
+from pipelines.storage.warehouse import lake_connection
 
 RUN_ID = "scale-generator"
+SQL_ROOT = REPO_ROOT / "sql"
 POSTGRES_MAX_SCALE = 100
 POSTGRES_SCHEMA = "oltp"  # PostgresSource's default
 
@@ -146,6 +149,21 @@ def write_history(lake_root: Path, day: date, keys: CopyKeys, history_days: int)
     return written
 
 
+def write_trailing_counts(lake_root: Path, day: date) -> dict[str, object]:
+    """What the nights before ``day`` left in the lake: the trailing counts of ``day - 1``
+    (:mod:`pipelines.trailing`), counted from the history as a first night would. The stages of
+    ``day`` then do one night's counting (the counts moved a day), as a nightly run does."""
+    before = Interval.day(day - timedelta(days=1))
+    started = time.perf_counter()
+    settings = Settings()
+    with lake_connection(
+        lake_root, SQL_ROOT, days=lake_days(before), resources=settings.duckdb_resources()
+    ) as con:
+        found = trailing.prepare(con, lake_root, SQL_ROOT, before, RUN_ID)
+    seconds = round(time.perf_counter() - started, 2)
+    return {"day": str(before.start), "flight_numbers": found.flight_numbers, "seconds": seconds}
+
+
 def load_postgres(dsn: str, days: Interval, keys: CopyKeys) -> dict[str, int]:
     """(Re)create the source schema holding ``days`` at ``keys.scale``; rows loaded per table."""
     import psycopg
@@ -206,6 +224,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     report["landing"] = write_landing(args.landing, args.day, keys)
     if history_days:
         report["history"] = write_history(args.lake, args.day, keys, history_days)
+        report["trailing"] = write_trailing_counts(args.lake, args.day)
     if args.postgres:
         first = args.day - timedelta(days=args.history_days)
         days = Interval(first, args.day + timedelta(days=1))

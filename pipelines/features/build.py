@@ -38,6 +38,9 @@ _DAY_OF_PASS = "select * from built where flight_date = $day"
 @dataclass
 class FeaturesBuilt:
     rows_per_day: dict[str, int] = field(default_factory=dict)
+    # How each day's trailing counts were found: kept, moved, counted or set-based
+    # (pipelines.trailing).
+    history_counts: dict[str, str] = field(default_factory=dict)
 
     @property
     def rows(self) -> int:
@@ -76,8 +79,9 @@ def build_flight_features(
     with lake_connection(lake_root, sql_root, days=reads, resources=resources) as con:
         for run in passes(lake_root, days):
             span = Interval(run[0], run[-1] + timedelta(days=1))
-            trailing.prepare(con, lake_root, sql_root, span, run_id)
+            counts = trailing.prepare(con, lake_root, sql_root, span, run_id)
             for day, rows in _days_of_pass(con, query, span):
+                built.history_counts[day.isoformat()] = counts.flight_numbers
                 batches = (history.stamp(batch, found[day]) for batch in rows)
                 with lake.transaction(lake_root, run_id) as tx:
                     written = tx.write_batches(

@@ -88,4 +88,8 @@ def build_features(context: Mapping[str, Any]) -> dict[str, Any]:
         allow_incomplete_history=bool((context.get("params") or {}).get(OVERRIDE_PARAM)),
         resources=settings.duckdb_resources(),
     )
-    return {"interval": str(run.interval), "rows_per_day": built.rows_per_day}
+    return {
+        "interval": str(run.interval),
+        "rows_per_day": built.rows_per_day,
+        "history_counts": built.history_counts,
+    }
