@@ -152,6 +152,7 @@ MONITORING_TABLES = (
 
 # Staging models: SQL views (``sql/staging``) that rename and type the raw tables for the stages.
 STAGING = (
+    LakeTable("staging", "stg_flight_labelled_schedule", FLIGHT_KEY),
     LakeTable("staging", "stg_flight_outcomes", FLIGHT_KEY),
     LakeTable("staging", "stg_flight_schedule", FLIGHT_KEY),
     LakeTable("staging", "stg_planes", ("snapshot_date", "tailnum")),

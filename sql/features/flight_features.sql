@@ -3,8 +3,8 @@
 -- origin).
 --
 -- Leak-free by construction: every feature of a flight of day F reads either the published
--- schedule of F (staging.stg_flight_schedule) or outcomes of days strictly before F (the trailing
--- counts below). Two documented exceptions:
+-- schedule of F (the schedule columns of staging.stg_flight_labelled_schedule) or outcomes of
+-- days strictly before F (the trailing counts below). Two documented exceptions:
 --   * label_* columns: the outcome of the flight itself (what the model learns to predict);
 --   * wx_* columns: the observed weather at the scheduled hour (and the hours before it, and the
 --     day's totals), a stand-in for the forecast an airline would have the evening before.
@@ -30,24 +30,8 @@
 with
 
 schedule as not materialized (
-    select * from staging.stg_flight_schedule
+    select * from staging.stg_flight_labelled_schedule
     where flight_date >= $start and flight_date < $end
-),
-
--- The outcome of each flight of the interval, where there is one (the label); none yet when
--- scoring tomorrow's schedule, so that lookup costs nothing there.
-outcomes as (
-    select
-        flight_date,
-        carrier,
-        flight_number,
-        origin,
-        arr_delay_minutes,
-        is_delayed
-    from staging.stg_flight_outcomes
-    where
-        flight_date >= $start and flight_date < $end
-        and arr_delay_minutes is not null
 ),
 
 -- Each day's counts once per feature day whose window holds it (days_before = F - flight_date,
@@ -406,9 +390,10 @@ final as (
         x.wx_day_min_visibility_mi,
         x.wx_day_max_wind_speed_mph,
 
-        -- Label: the outcome of this very flight (null until known, or when cancelled/diverted)
-        oc.arr_delay_minutes as label_arr_delay_minutes,
-        oc.is_delayed as label_is_delayed
+        -- Label: the outcome of this very flight (null until known, or when cancelled/diverted),
+        -- passed through from its schedule row; no feature reads it.
+        s.label_arr_delay_minutes,
+        s.label_is_delayed
     from schedule_legs as s
     inner join route_hour_context as x
         on
@@ -424,12 +409,6 @@ final as (
             s.flight_date = f.feature_date
             and s.carrier = f.carrier
             and s.flight_number = f.flight_number
-    left join outcomes as oc
-        on
-            s.flight_date = oc.flight_date
-            and s.carrier = oc.carrier
-            and s.flight_number = oc.flight_number
-            and s.origin = oc.origin
 )
 
 -- In no order: each caller sorts the rows it writes (features.flight_features by key, scoring by

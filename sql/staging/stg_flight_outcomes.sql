@@ -18,8 +18,8 @@ final as (
         dep_delay as dep_delay_minutes,
         arr_delay as arr_delay_minutes,
         dep_time is null as is_cancelled,
-        -- The label: more than 15 minutes late at arrival; unknown when cancelled or diverted.
-        case when arr_delay is null then null else arr_delay > 15 end as is_delayed
+        -- The label (the macro is_delayed): more than 15 minutes late at arrival.
+        is_delayed(arr_delay) as is_delayed
     from source
 )
 

@@ -117,7 +117,10 @@ def test_scoring_in_small_batches_writes_the_same_rows(lake_root, champion, monk
     assert _by_key(batched.select(data)).equals(_by_key(whole.select(data)))
     assert in_batches.bands == at_once.bands
     features = lake.partition_file(lake_root, *tables.SCORING_FEATURES.address, SCORED)
-    assert pq.ParquetFile(features).metadata.num_row_groups == -(-batched.num_rows // 100)
+    # A batch at a time: no row group holds more than a batch (DuckDB may stream smaller ones).
+    meta = pq.ParquetFile(features).metadata
+    assert meta.num_row_groups >= -(-batched.num_rows // 100)
+    assert max(meta.row_group(i).num_rows for i in range(meta.num_row_groups)) <= 100
 
 
 def test_scoring_features_equal_the_features_built_after_the_day(lake_root, champion) -> None:

@@ -40,7 +40,7 @@ def synthetic_features(n: int = 400, seed: int = 0) -> pd.DataFrame:
 def test_every_feature_is_a_column_of_the_feature_sql(sql_root):
     # Columns the feature SQL names, or passes through from the schedule staging view.
     sql = (sql_root / "features" / "flight_features.sql").read_text()
-    sql += (sql_root / "staging" / "stg_flight_schedule.sql").read_text()
+    sql += (sql_root / "staging" / "stg_flight_labelled_schedule.sql").read_text()
     produced = set(re.findall(r"\bas (\w+)", sql)) | {"carrier", "origin", "dest"}
     assert set(FEATURES) <= produced, set(FEATURES) - produced
     assert not any(f.startswith("label_") for f in FEATURES)  # the label never feeds the model

@@ -21,7 +21,11 @@ from pipelines.storage.warehouse import CatalogSummary, build_warehouse, lake_co
 DAY_1 = date(2013, 1, 1)
 DAY_2 = date(2013, 1, 2)
 DAY_3 = date(2013, 1, 3)
-FLIGHT_VIEWS = ["staging.stg_flight_outcomes", "staging.stg_flight_schedule"]
+FLIGHT_VIEWS = [
+    "staging.stg_flight_labelled_schedule",
+    "staging.stg_flight_outcomes",
+    "staging.stg_flight_schedule",
+]
 
 
 def _write_flights(lake_root: Path, day: date, layer: str = "raw", rows: int = 5) -> None:
@@ -96,7 +100,7 @@ def test_build_warehouse_creates_views_over_every_lake_table(
             "select table_type, count(*) from information_schema.tables"
             " where table_schema in ('raw', 'quality', 'staging') group by 1"
         ).fetchall()
-        assert kinds == [("VIEW", 4)]
+        assert kinds == [("VIEW", 5)]
 
 
 def test_the_warehouse_rows_match_the_lake(
