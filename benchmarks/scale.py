@@ -164,6 +164,14 @@ def write_trailing_counts(lake_root: Path, day: date) -> dict[str, object]:
     return {"day": str(before.start), "flight_numbers": found.flight_numbers, "seconds": seconds}
 
 
+def forget_the_night(lake_root: Path, day: date) -> None:
+    """Withdraw what an earlier benchmark run of ``day`` counted (the trailing counts of ``day``
+    and the day before's counts per route and hour), so a rerun on a reused lake counts the
+    night's worth again, as the first did."""
+    lake.delete_partition(lake_root, *tables.FLIGHT_NUMBER_28D.address, day)
+    lake.delete_partition(lake_root, *tables.ROUTE_HOUR_DAILY.address, day - timedelta(days=1))
+
+
 def load_postgres(dsn: str, days: Interval, keys: CopyKeys) -> dict[str, int]:
     """(Re)create the source schema holding ``days`` at ``keys.scale``; rows loaded per table."""
     import psycopg
