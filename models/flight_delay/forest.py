@@ -138,8 +138,16 @@ def _step(rows, i, node, feature, threshold, missing_left, categorical, bitset, 
     return left[node] if go_left else right[node]
 
 
-@numba.njit(parallel=True, cache=True, boundscheck=False)
-def walk(rows, roots, feature, threshold, missing_left, categorical, bitset, left, right, leaf,
+def _compiled(function: Any, **options: Any) -> Any:
+    """``function`` compiled by numba, cached on disk for later processes where there is a
+    writable cache folder (beside this file, or ``NUMBA_CACHE_DIR``), else compiled per process."""
+    try:
+        return numba.njit(cache=True, **options)(function)
+    except RuntimeError:  # "cannot cache function ...: no locator available"
+        return numba.njit(**options)(function)
+
+
+def _walk(rows, roots, feature, threshold, missing_left, categorical, bitset, left, right, leaf,
          value, bitsets, missing_bin, baseline, out, block_rows):  # fmt: skip
     """``out[i] = baseline + sum over trees (in order) of row i's leaf value``."""
     n = rows.shape[0]
@@ -181,3 +189,6 @@ def walk(rows, roots, feature, threshold, missing_left, categorical, bitset, lef
                 i += 1
         for i in range(hi - lo):
             out[lo + i] = total[i]
+
+
+walk = _compiled(_walk, parallel=True, boundscheck=False)

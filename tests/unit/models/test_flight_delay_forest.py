@@ -94,3 +94,20 @@ def test_a_booster_that_is_not_fitted_binary_is_not_flattened() -> None:
     three = fd.HistGradientBoostingClassifier(max_iter=3).fit(x, np.arange(90) % 3)
     assert forest.flatten(three) is None
     assert forest.flatten(object()) is None
+
+
+def test_without_a_writable_cache_folder_the_walk_compiles_per_process(monkeypatch) -> None:
+    real = forest.numba.njit
+
+    def no_cache(*args, **options):
+        if options.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'x'")
+        return real(*args, **options)
+
+    monkeypatch.setattr(forest.numba, "njit", no_cache)
+
+    def add_one(values):
+        return values + 1
+
+    compiled = forest._compiled(add_one)
+    assert compiled(np.arange(3)).tolist() == [1, 2, 3]
