@@ -12,6 +12,8 @@ from typing import Any
 # the path the pandas reference takes (without validation: the second ratio).
 SCORING_PATH = ("extract_feeds", "validate_feeds", "score")
 SCORING_PATH_UNVALIDATED = ("extract_feeds", "score")
+# The nightly data path of a day's flights: the stages the scale targets are set on.
+DATA_PATH = ("extract", "validate", "features", "score")
 
 
 def machine() -> dict[str, Any]:
@@ -61,11 +63,42 @@ def scoring_path_seconds(
     rows: list[dict[str, Any]], scale: int, validated: bool = True
 ) -> float | None:
     """Seconds of the pipeline's stages from the feed files to the scores (None: one failed)."""
-    stages = SCORING_PATH if validated else SCORING_PATH_UNVALIDATED
+    return path_seconds(rows, scale, SCORING_PATH if validated else SCORING_PATH_UNVALIDATED)
+
+
+def path_seconds(rows: list[dict[str, Any]], scale: int, stages: tuple[str, ...]) -> float | None:
+    """Seconds of ``stages`` at ``scale`` added up (None: one of them failed or did not run)."""
     found = {r["stage"]: r for r in rows if r["scale"] == scale and r["stage"] in stages}
     if len(found) < len(stages) or any(r["status"] != "ok" for r in found.values()):
         return None
     return sum(r["seconds"] for r in found.values())
+
+
+def data_path_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """Per scale, the data path's seconds and rows a second; with a 1x run in the results, the
+    rows a second net of it too (a run's fixed cost, mostly finding and loading the model, spread
+    over more rows as the day grows)."""
+    flights = {r["scale"]: r["flights"] for r in rows if r.get("flights")}
+    seconds = {s: path_seconds(rows, s, DATA_PATH) for s in sorted(flights)}
+    fixed = seconds.get(1)
+    lines = [
+        f"The data path ({' + '.join(DATA_PATH)}) of a day:",
+        "",
+        "| scale | flights/day | seconds | rows/s | rows/s net of the 1x run's seconds |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for scale, total in seconds.items():
+        if total is None:
+            continue
+        n = flights[scale]
+        net = None
+        if fixed is not None and scale > 1 and total > fixed:
+            net = round((n - flights[1]) / (total - fixed))
+        lines.append(
+            f"| {scale:,}x | {n:,} | {_cell(total)} | {_cell(round(n / total), 0)} | "
+            f"{_cell(net, 0)} |"
+        )
+    return lines
 
 
 def _damaged_line(row: dict[str, Any]) -> str:
@@ -105,6 +138,8 @@ def markdown(results: dict[str, Any]) -> str:
         "generate: rows are every flight written, the day's landing files and its history in the "
         "lake.",
         *(_damaged_line(r) for r in results["stages"] if r["stage"] == "damaged" and "detail" in r),
+        "",
+        *data_path_lines(results["stages"]),
         "",
         "pandas reference (read the feeds and history, features in pandas, the same model) against "
         f"the pipeline's {' + '.join(SCORING_PATH)}:",
