@@ -82,9 +82,12 @@ def prepare(
     """
     con.execute(_JOINS_AS_WRITTEN)
     if len(days) > 1:
-        _count_in_memory(con, sql_root, "route_hour_daily", ROUTE_HOUR_DAILY, _history_of(days))
-        _count_in_memory(con, sql_root, "flight_number_28d", FLIGHT_NUMBERS, days)
-        return Prepared("set-based", len(list(_history_of(days).days())))
+        history = _history_of(days)
+        span = {"first": history.start, "end": history.end}
+        _count_in_memory(con, sql_root, "route_hour_daily", ROUTE_HOUR_DAILY, span)
+        span = {"start": days.start, "end": days.end}
+        _count_in_memory(con, sql_root, "flight_number_28d", FLIGHT_NUMBERS, span)
+        return Prepared("set-based", len(history))
     snapshot = snapshot_of(con)
     raw = snapshots.load(lake_root, snapshot).files(tables.raw("flights").qualified)
     kept = _Kept(lake_root, snapshot, run_id)
@@ -105,18 +108,15 @@ def _history_of(days: Interval) -> Interval:
 
 
 def _count_in_memory(
-    con: duckdb.DuckDBPyConnection, sql_root: Path, sql_name: str, relation: str, days: Interval
+    con: duckdb.DuckDBPyConnection,
+    sql_root: Path,
+    sql_name: str,
+    relation: str,
+    params: dict[str, date],
 ) -> None:
     query = load_sql(sql_root, "features", sql_name)
-    params = _params(sql_name, days)
     # The relation name is one of this module's constants; the dates are bound.
     con.execute("CREATE OR REPLACE TEMP TABLE " + relation + " AS " + query, params)
-
-
-def _params(sql_name: str, days: Interval) -> dict[str, date]:
-    if sql_name == "route_hour_daily":
-        return {"first": days.start, "end": days.end}
-    return {"start": days.start, "end": days.end}
 
 
 class _Kept:

@@ -6,7 +6,13 @@ from benchmarks import bench_report
 
 
 def _row(scale: int, flights: int, stage: str, seconds: float, status: str = "ok") -> dict:
-    return {"scale": scale, "flights": flights, "stage": stage, "seconds": seconds, "status": status}
+    return {
+        "scale": scale,
+        "flights": flights,
+        "stage": stage,
+        "seconds": seconds,
+        "status": status,
+    }
 
 
 def test_the_data_path_adds_its_stages_and_nets_out_the_1x_run() -> None:
