@@ -31,7 +31,6 @@ import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import cache
 from pathlib import Path
 
 import duckdb
@@ -39,7 +38,7 @@ import duckdb
 from pipelines import tables
 from pipelines.dates import Interval
 from pipelines.storage import lake, snapshots
-from pipelines.storage.sql import define_file_view, load_sql, snapshot_of
+from pipelines.storage.sql import define_file_view, layer_models, load_sql, snapshot_of
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +46,8 @@ FLIGHT_NUMBERS = "trailing_flight_numbers"
 ROUTE_HOUR_DAILY = "trailing_route_hour_daily"
 _DAY_BEFORE = "trailing_day_before"  # what sql/features/flight_number_step.sql moves a day
 _FOOTER_KEY = "nightshift.counted_from"
-# The SQL a kept partition's numbers depend on: a change to any of it makes the partition stale.
+# The SQL a kept partition's numbers depend on (with sql/macros): a change to any of it makes the
+# partition stale.
 _ROUTE_HOUR_SQL = (("staging", "stg_flight_outcomes"), ("features", "route_hour_daily"))
 _FLIGHT_NUMBER_SQL = (
     ("staging", "stg_flight_outcomes"),
@@ -81,6 +81,8 @@ def prepare(
     reader, such as the predictions API) and it is counted in memory.
     """
     con.execute(_JOINS_AS_WRITTEN)
+    for relation in (FLIGHT_NUMBERS, ROUTE_HOUR_DAILY, _DAY_BEFORE):
+        _forget(con, relation)
     if len(days) > 1:
         history = _history_of(days)
         span = {"first": history.start, "end": history.end}
@@ -95,6 +97,18 @@ def prepare(
     how = _flight_numbers(con, sql_root, kept, days.start, raw)
     log.info("trailing counts of %s: flight numbers %s, %d day(s) counted", days, how, counted)
     return Prepared(how, counted)
+
+
+def _forget(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Drop the temporary relation ``name``, a view or a table (DuckDB replaces neither by the
+    other): a connection prepared again, for another interval, defines it afresh."""
+    kinds = con.execute(
+        "SELECT 'VIEW' FROM duckdb_views() WHERE temporary AND view_name = $name UNION ALL "
+        "SELECT 'TABLE' FROM duckdb_tables() WHERE temporary AND table_name = $name",
+        {"name": name},
+    ).fetchall()
+    for (kind,) in kinds:
+        con.execute("DROP " + kind + " " + name)  # a constant of this module
 
 
 def window(day: date) -> list[date]:
@@ -116,7 +130,7 @@ def _count_in_memory(
 ) -> None:
     query = load_sql(sql_root, "features", sql_name)
     # The relation name is one of this module's constants; the dates are bound.
-    con.execute("CREATE OR REPLACE TEMP TABLE " + relation + " AS " + query, params)
+    con.execute("CREATE TEMP TABLE " + relation + " AS " + query, params)
 
 
 class _Kept:
@@ -174,7 +188,7 @@ def _route_hour_daily(
         todo = []
     # An empty table of the query's columns, then what is kept and what is counted in memory.
     empty = {"first": day, "end": day}
-    con.execute("CREATE OR REPLACE TEMP TABLE " + ROUTE_HOUR_DAILY + " AS " + query, empty)
+    con.execute("CREATE TEMP TABLE " + ROUTE_HOUR_DAILY + " AS " + query, empty)
     columns = ", ".join(c[0] for c in con.execute("FROM " + ROUTE_HOUR_DAILY).description)
     if files:  # the relation and its columns are this module's; the files are bound
         kept_rows = "SELECT " + columns + " FROM lake_table($files)"  # noqa: S608
@@ -193,7 +207,7 @@ def _flight_numbers(
     version = _sql_version(sql_root, _FLIGHT_NUMBER_SQL)
     counted_from = _counted_from(version, {d: raw.get(d.isoformat()) for d in window(day)})
     if (path := kept.usable(tables.FLIGHT_NUMBER_28D, day, counted_from)) is not None:
-        define_file_view(con, FLIGHT_NUMBERS, [path])
+        _use(con, kept, FLIGHT_NUMBERS, path)
         return "kept"
     before = day - timedelta(days=1)
     counted_before = _counted_from(version, {d: raw.get(d.isoformat()) for d in window(before)})
@@ -206,12 +220,23 @@ def _flight_numbers(
         params = {"start": day, "end": day + timedelta(days=1)}
     with _one_thread(con) if how == "counted" else contextlib.nullcontext():
         if kept.run_id is None:
-            con.execute("CREATE OR REPLACE TEMP TABLE " + FLIGHT_NUMBERS + " AS " + query, params)
+            con.execute("CREATE TEMP TABLE " + FLIGHT_NUMBERS + " AS " + query, params)
         else:
             counted = [(day, counted_from, query, params)]
             (path,) = kept.keep(con, tables.FLIGHT_NUMBER_28D, counted)
-            define_file_view(con, FLIGHT_NUMBERS, [path])
+            _use(con, kept, FLIGHT_NUMBERS, path)
     return how
+
+
+def _use(con: duckdb.DuckDBPyConnection, kept: _Kept, relation: str, path: Path) -> None:
+    """``relation`` over a kept partition: a view for a run (read once, by its query); a copy in
+    memory for a reader such as the predictions API, which runs the query at every call and
+    must not depend on the lake's files meanwhile."""
+    if kept.run_id is not None:
+        define_file_view(con, relation, [path])
+        return
+    rows = "SELECT * FROM lake_table($files)"
+    con.execute("CREATE TEMP TABLE " + relation + " AS " + rows, {"files": [str(path)]})
 
 
 @contextlib.contextmanager
@@ -234,9 +259,13 @@ def _counted_from(version: str, sources: dict[date, str | None]) -> str:
     return json.dumps({"sql": version, "raw.flights": files}, sort_keys=True)
 
 
-@cache
 def _sql_version(sql_root: Path, files: tuple[tuple[str, str], ...]) -> str:
+    """A digest of the SQL a kept partition's numbers depend on: the files named, and every
+    macro (the label's definition, the lake reader) they may call. Read afresh each time, so a
+    long-lived process sees an edit."""
     digest = hashlib.sha256()
-    for layer, name in files:
+    macros = tuple(("macros", name) for name in layer_models(sql_root, "macros"))
+    for layer, name in (*files, *macros):
+        digest.update(f"{layer}/{name}\n".encode())
         digest.update(load_sql(sql_root, layer, name).encode())
     return digest.hexdigest()[:16]

@@ -21,6 +21,7 @@ tree: the same sums, slower.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from dataclasses import dataclass
@@ -29,11 +30,12 @@ from typing import Any
 import numba
 import numpy as np
 
+log = logging.getLogger(__name__)
 # Rows a thread walks every tree for at a time: 4,096 rows of 39 bins stay in cache.
 BLOCK_ROWS = 4096
 _forests: weakref.WeakKeyDictionary[Any, Forest | None] = weakref.WeakKeyDictionary()
-# numba's default threading layer must not be entered by two threads at once (the predictions
-# API scores from a thread pool): one parallel walk at a time.
+# numba's workqueue threading layer (the one it takes without OpenMP or TBB) must not be entered
+# by two threads at once, and the predictions API scores from a thread pool: one walk at a time.
 _walking = threading.Lock()
 
 
@@ -58,21 +60,26 @@ class Forest:
 
 def raw_predictions(booster: Any, binned: np.ndarray) -> np.ndarray | None:
     """``booster``'s raw score of each row binned by its own bin mapper: the baseline plus the
-    leaf of each tree, added in scikit-learn's order (None: not a binary booster)."""
+    leaf of each tree, added in scikit-learn's order (None: not a binary booster, or the walk
+    could not be compiled here; the caller then takes scikit-learn's)."""
     forest = _forest(booster)
     if forest is None:
         return None
     rows = np.ascontiguousarray(binned, dtype=np.uint8)
     out = np.empty(rows.shape[0], dtype=np.float64)
     f = forest
-    with _walking:
-        walk(
-            rows,
-            *(f.roots, f.feature, f.threshold, f.missing_left, f.categorical, f.bitset),
-            *(f.left, f.right, f.leaf, f.value, f.bitsets, f.missing_bin, f.baseline),
-            out,
-            BLOCK_ROWS,
-        )
+    try:
+        with _walking:
+            walk(
+                rows,
+                *(f.roots, f.feature, f.threshold, f.missing_left, f.categorical, f.bitset),
+                *(f.left, f.right, f.leaf, f.value, f.bitsets, f.missing_bin, f.baseline),
+                out,
+                BLOCK_ROWS,
+            )
+    except numba.core.errors.NumbaError as exc:
+        log.warning("the compiled tree walk is unavailable (%s); using scikit-learn's", exc)
+        return None
     return out
 
 
@@ -83,13 +90,18 @@ def _forest(booster: Any) -> Forest | None:
 
 
 def flatten(booster: Any) -> Forest | None:
-    """The forest of a fitted binary ``HistGradientBoostingClassifier`` (None: another shape)."""
+    """The forest of a fitted binary ``HistGradientBoostingClassifier`` (None: another shape, or
+    a scikit-learn whose fitted trees are no longer what this reads)."""
     try:
-        trees = [iteration[0] for iteration in booster._predictors]
-        baseline = np.asarray(booster._baseline_prediction, dtype=np.float64).ravel()
-        missing_bin = int(booster._bin_mapper.missing_values_bin_idx_)
-    except (AttributeError, IndexError, TypeError):
+        return _flattened(booster)
+    except (AttributeError, IndexError, TypeError, KeyError, ValueError):
         return None
+
+
+def _flattened(booster: Any) -> Forest | None:
+    trees = [iteration[0] for iteration in booster._predictors]
+    baseline = np.asarray(booster._baseline_prediction, dtype=np.float64).ravel()
+    missing_bin = int(booster._bin_mapper.missing_values_bin_idx_)
     if baseline.size != 1 or booster.n_trees_per_iteration_ != 1 or not trees:
         return None
     sizes = [len(t.nodes) for t in trees]

@@ -75,10 +75,12 @@ def build_flight_features(
     found = history.require_complete(lake_root, days, history_start, allow_incomplete_history)
     query = load_sql(sql_root, "features", "flight_features")
     built = FeaturesBuilt()
-    reads = history.lake_days(interval)
-    with lake_connection(lake_root, sql_root, days=reads, resources=resources) as con:
-        for run in passes(lake_root, days):
-            span = Interval(run[0], run[-1] + timedelta(days=1))
+    for run in passes(lake_root, days):
+        span = Interval(run[0], run[-1] + timedelta(days=1))
+        # A connection a pass, on the lake as it is now: the counts an earlier pass kept (the
+        # day before's, which this day's move a day) are in a later snapshot than the first's.
+        reads = history.lake_days(span)
+        with lake_connection(lake_root, sql_root, days=reads, resources=resources) as con:
             counts = trailing.prepare(con, lake_root, sql_root, span, run_id)
             for day, rows in _days_of_pass(con, query, span):
                 built.history_counts[day.isoformat()] = counts.flight_numbers
@@ -100,7 +102,6 @@ def build_flight_features(
                         history.OVERRIDE_PARAM,
                     )
                 log.info("features.flight_features dt=%s: %d rows", day, written.rows)
-        con.execute("drop table if exists built")
     return built
 
 

@@ -126,15 +126,15 @@ class Transaction:
         self.written.append(PartitionWritten(layer, table, day, target, writer.rows))
 
     def adopt(self, layer: str, table: str, day: date, source: Path) -> PartitionWritten:
-        """Publish every row of ``source``, an immutable file of this lake (another partition's),
-        as the next version of partition ``dt=day`` without writing them again: a hard link to
-        the same bytes, or a copy where the file system has none. The rows keep the run id of the
-        run that wrote them (validation publishes the rows extract wrote, in the same run)."""
+        """Publish every row of ``source`` (another partition's immutable file) as the next
+        version of partition ``dt=day`` without writing them again: a hard link, or a copy where
+        the file system has none. The rows keep the run id of the run that wrote them."""
         folder = partition_dir(self.root, layer, table, day)
         folder.mkdir(parents=True, exist_ok=True)
         target = folder / f"part-{uuid.uuid4().hex}.parquet"
         try:
             os.link(source, target)
+            os.utime(target)  # now: a vacuum's grace period counts from the link, not the write
         except OSError:  # another device, or no hard links: a copy, made as any write is
             tmp = target.with_name(f".{target.name}.tmp")
             shutil.copyfile(source, tmp)

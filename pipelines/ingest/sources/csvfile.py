@@ -40,10 +40,10 @@ def read_landing_csv(path: Path, table: str) -> pa.Table:
     """The file as ``table`` in the canonical schema (unknown columns kept, for validation).
 
     The multi-threaded read checks the encoding too: it decodes every string field as UTF-8,
-    and a number, a time or a delimiter is ASCII, so a file it reads (with no NUL character,
-    which is valid UTF-8 but a sign of UTF-16 text) is UTF-8. Whatever fails, the file is first
-    scanned byte by byte, so a file that is not UTF-8 is refused as such, at its first bad byte,
-    before any other fault is reported.
+    and a number, a time or a delimiter is ASCII, so a file it reads into typed and text columns
+    (with no NUL character, no replaced header byte, no column of raw bytes) is UTF-8. Otherwise,
+    and whatever fails, the file is first scanned byte by byte, so a file that is not UTF-8 is
+    refused as such, at its first bad byte, before any other fault is reported.
     """
     if path.stat().st_size == 0:
         raise _unreadable(path, table, "zero-byte file: upstream delivered no header and no rows")
@@ -53,8 +53,8 @@ def read_landing_csv(path: Path, table: str) -> pa.Table:
     except pa.ArrowInvalid as exc:
         _require_utf8(path, table)
         raise _located(path, table, exc) from exc
-    if _has_nul(data):
-        _require_utf8(path, table)  # raises, naming the first NUL byte
+    if _may_not_be_utf8(data):
+        _require_utf8(path, table)  # raises at the first bad byte, if there is one
     try:
         return conform(table, data)
     except SchemaError as exc:
@@ -62,12 +62,19 @@ def read_landing_csv(path: Path, table: str) -> pa.Table:
         raise _unreadable(path, table, exc.reason, column_name=exc.column_name) from exc
 
 
-def _has_nul(data: pa.Table) -> bool:
-    if any("\x00" in name for name in data.column_names):
+def _may_not_be_utf8(data: pa.Table) -> bool:
+    """What the fast read lets through that only the byte scan can judge: a NUL character (valid
+    UTF-8, but a sign of UTF-16 text), a header the reader decoded with replacement characters,
+    and a column outside the schema that it read as raw bytes (not UTF-8 text)."""
+    try:
+        names = data.column_names
+    except UnicodeDecodeError:  # a header byte that is not UTF-8, kept as it was
         return True
-    texts = [
-        c for c, f in zip(data.columns, data.schema, strict=True) if pa.types.is_string(f.type)
-    ]
+    if any("\x00" in name or "\ufffd" in name for name in names):
+        return True
+    if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in data.schema):
+        return True
+    texts = [data.column(f.name) for f in data.schema if pa.types.is_string(f.type)]
     return any(pc.any(pc.match_substring(c, "\x00")).as_py() for c in texts)
 
 

@@ -4,6 +4,7 @@ threads at once; and scikit-learn's own walk where numba is missing."""
 
 from __future__ import annotations
 
+import copy
 import sys
 import threading
 
@@ -111,3 +112,23 @@ def test_without_a_writable_cache_folder_the_walk_compiles_per_process(monkeypat
 
     compiled = forest._compiled(add_one)
     assert compiled(np.arange(3)).tolist() == [1, 2, 3]
+
+
+def test_trees_of_another_shape_or_a_walk_that_does_not_compile_fall_back(
+    fitted, binned, monkeypatch
+) -> None:
+    booster, preprocessed = fitted
+    moved = copy.deepcopy(booster)
+    for iteration in moved._predictors:  # a scikit-learn that renamed a field of its nodes
+        nodes = iteration[0].nodes
+        iteration[0].nodes = nodes[[n for n in nodes.dtype.names if n != "bitset_idx"]]
+    assert forest.flatten(moved) is None
+
+    def not_compiled(*args, **kwargs):
+        raise forest.numba.core.errors.TypingError("cannot type this here")
+
+    monkeypatch.setattr(forest, "walk", not_compiled)
+    _, rows = binned
+    assert forest.raw_predictions(booster, rows) is None
+    expected = booster._loss.predict_proba(fd.sklearn_walk(booster, rows).reshape(-1, 1))[:, 1]
+    assert np.array_equal(fd._binned_probabilities(booster, preprocessed), expected)

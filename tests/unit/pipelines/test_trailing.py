@@ -7,6 +7,7 @@ the counts of a day are found, they equal the 28 days counted afresh.
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import date, timedelta
 
 import pyarrow as pa
@@ -21,6 +22,7 @@ from pipelines.history import lake_days
 from pipelines.ingest.sources.nycflights import day_of
 from pipelines.storage import lake, snapshots
 from pipelines.storage.warehouse import lake_connection
+from tests.fixtures.trailing_counts import counted_afresh, flight_numbers_by_hand, prepared
 
 D = date(2013, 3, 15)
 HISTORY = 35  # the lake holds D - 35 .. D - 1
@@ -31,32 +33,6 @@ def lake_root(tmp_path):
     root = tmp_path / "lake"
     write_history(root, D, CopyKeys.for_scale(1), HISTORY)
     return root
-
-
-def prepared(lake_root, sql_root, day: date, run_id: str | None = "test"):
-    """What prepare() found, and the two relations it defined, as sorted rows."""
-    days = Interval.day(day)
-    with lake_connection(lake_root, sql_root, days=lake_days(days)) as con:
-        how = trailing.prepare(con, lake_root, sql_root, days, run_id)
-        return how, _rows(con, trailing.FLIGHT_NUMBERS), _rows(con, trailing.ROUTE_HOUR_DAILY)
-
-
-def counted_afresh(lake_root, sql_root, day: date):
-    """The same relations from the set-based SQL over the raw days (nothing kept is read)."""
-    days = Interval(day, day + timedelta(days=2))  # two days: the in-memory, set-based path
-    with lake_connection(lake_root, sql_root, days=lake_days(days)) as con:
-        trailing.prepare(con, lake_root, sql_root, days, run_id=None)
-        numbers = [r for r in _rows(con, trailing.FLIGHT_NUMBERS) if r[0] == day]
-        first = day - timedelta(days=28)
-        daily = [r for r in _rows(con, trailing.ROUTE_HOUR_DAILY) if first <= r[0] < day]
-        return numbers, daily
-
-
-def _rows(con, relation: str) -> list[tuple]:
-    columns = [c[0] for c in con.execute("FROM " + relation + " LIMIT 0").description]
-    wanted = [c for c in columns if c not in ("dt", lake.RUN_ID_COLUMN)]
-    order = ", ".join(wanted)
-    return con.execute(f"SELECT {order} FROM {relation} ORDER BY {order}").fetchall()
 
 
 def test_a_day_alone_keeps_its_counts_and_the_next_day_moves_them(lake_root, sql_root):
@@ -70,6 +46,7 @@ def test_a_day_alone_keeps_its_counts_and_the_next_day_moves_them(lake_root, sql
     how, numbers, daily = prepared(lake_root, sql_root, D)
     assert how == trailing.Prepared("moved", 1)  # D - 1 in, D - 29 out; one new day counted
     assert (numbers, daily) == counted_afresh(lake_root, sql_root, D)
+    assert numbers == flight_numbers_by_hand(lake_root, D)  # and counted apart from the SQL
     assert numbers and all(flights > 0 for *_, flights, _ in numbers)
 
 
@@ -154,3 +131,34 @@ def test_a_flight_number_whose_window_empties_drops_out(lake_root, sql_root):
     assert how.flight_numbers == "moved"
     assert (carrier, 9998) not in {(r[1], r[2]) for r in after}
     assert after == counted_afresh(lake_root, sql_root, D)[0]
+
+
+def test_a_connection_prepared_again_for_another_interval_defines_the_counts_afresh(
+    lake_root, sql_root
+):
+    # The single day's counts are a view over its kept partition, the run's a table in memory:
+    # preparing one after the other on a connection replaces each by the other.
+    before = D - timedelta(days=1)
+    prepared(lake_root, sql_root, before)
+    run = Interval(D - timedelta(days=2), D)
+    with lake_connection(lake_root, sql_root, days=lake_days(run)) as con:
+        found = [
+            trailing.prepare(con, lake_root, sql_root, days, "test").flight_numbers
+            for days in (run, Interval.day(before), run)
+        ]
+    assert found == ["set-based", "kept", "set-based"]
+
+
+def test_a_change_to_the_sql_or_a_macro_it_calls_makes_the_kept_counts_stale(
+    lake_root, sql_root, tmp_path
+):
+    prepared(lake_root, sql_root, D)
+    edited = tmp_path / "sql"
+    shutil.copytree(sql_root, edited)
+    label = edited / "macros" / "is_delayed.sql"
+    label.write_text(label.read_text().replace("> 15", "> 30"))  # the label's definition
+
+    how, numbers, daily = prepared(lake_root, edited, D)
+    assert how == trailing.Prepared("counted", 28)  # nothing kept was counted that way
+    assert (numbers, daily) == counted_afresh(lake_root, edited, D)
+    assert prepared(lake_root, edited, D)[0] == trailing.Prepared("kept", 0)

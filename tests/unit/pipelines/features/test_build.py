@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pipelines import history, trailing
+from pipelines import history, tables, trailing
 from pipelines.dates import Interval
 from pipelines.errors import MissingUpstreamPartition, PermanentError
 from pipelines.features import build
@@ -222,6 +222,10 @@ def test_features_read_only_the_days_they_need_and_equal_those_of_the_whole_lake
 
     build_flight_features(lake_root, sql_root, Interval.day(D), RUN, HISTORY_START)
     built = lake.read_partition(lake_root, "features", "flight_features", D)
+    # The reference counts its history afresh from every raw file: what the build kept goes.
+    for table in (tables.FLIGHT_NUMBER_28D, tables.ROUTE_HOUR_DAILY):
+        for day in lake.list_partitions(lake_root, *table.address):
+            lake.delete_partition(lake_root, *table.address, day)
     query = load_sql(sql_root, "features", "flight_features")
     with lake_connection(lake_root, sql_root) as con:  # every file of every table
         trailing.prepare(con, lake_root, sql_root, Interval.day(D), run_id=None)
@@ -320,3 +324,20 @@ def test_an_interval_in_one_pass_equals_its_days_built_one_by_one(lake_root, sql
     build_flight_features(lake_root, sql_root, span, RUN, HISTORY_START)
     assert _partitions(lake_root, days) == together
     assert all(t.num_rows for t in together)
+
+
+def test_a_run_of_large_days_moves_the_kept_counts_from_one_day_to_the_next(
+    lake_root, sql_root, monkeypatch
+):
+    span = Interval(D - timedelta(days=2), D + timedelta(days=1))
+    days = list(span.days())
+    monkeypatch.setattr(build, "PASS_FLIGHTS", 1)  # every day a pass of its own
+    built = build_flight_features(lake_root, sql_root, span, RUN, HISTORY_START)
+    # Each pass sees what the one before kept, and moves it a day.
+    assert list(built.history_counts.values()) == ["counted", "moved", "moved"]
+    alone = _partitions(lake_root, days)
+    monkeypatch.setattr(build, "PASS_FLIGHTS", 4)  # two days in one pass, then the third alone
+    assert build.passes(lake_root, days) == [days[:2], days[2:]]
+    mixed = build_flight_features(lake_root, sql_root, span, RUN, HISTORY_START)
+    assert list(mixed.history_counts.values()) == ["set-based", "set-based", "kept"]
+    assert _partitions(lake_root, days) == alone

@@ -144,3 +144,25 @@ def test_a_missing_column_is_read_for_validation_to_report(written: Path) -> Non
     trimmed = [",".join(line.rstrip("\n").split(",")[:-1]) + "\n" for line in lines]
     written.write_text("".join(trimmed), encoding="utf-8")
     assert "time_hour" not in read_landing_csv(written, "flights").column_names
+
+
+@pytest.mark.parametrize("where", ["an extra column", "the header"])
+def test_a_bad_byte_outside_the_schema_is_still_refused_as_not_utf8(
+    written: Path, where: str
+) -> None:
+    # The fast read takes an unknown column of bad bytes as binary, and replaces a bad header
+    # byte: the byte scan still names it before the schema check could.
+    lines = lines_of(written)
+    if where == "the header":
+        data = lines[0].replace('"dest"', '"d\xe9st"').encode("latin-1")
+        data += "".join(lines[1:]).encode()
+    else:
+        body = [lines[0].rstrip("\n") + ',"note"\n'] + [
+            line.rstrip("\n") + ',"x"\n' for line in lines[1:]
+        ]
+        data = "".join(body[:4]).encode() + body[4].replace('"x"', '"caf\xe9"').encode("latin-1")
+        data += "".join(body[5:]).encode()
+    written.write_bytes(data)
+    failure = unreadable(written)
+    assert failure.reason.startswith("not UTF-8: byte(s) E9")
+    assert failure.line == (1 if where == "the header" else 5)
