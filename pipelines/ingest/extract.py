@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
+
 from pipelines import tables
 from pipelines.dates import Interval
 from pipelines.ingest import evidence
@@ -58,10 +60,13 @@ def _extract_table(
 ) -> tuple[int, str | None]:
     """Rows written to ``incoming.<table>`` for ``day``, and why it was unreadable (if it was)."""
     failure, kept = None, None
+    address = tables.incoming(table).address
     try:
-        data = source.extract(table, day)
+        rows = _rows_of(source, table, day)
+        # The data and its log commit together: a fault found mid-stream writes nothing.
+        written = tx.write_batches(*address, day, rows.schema, rows)
     except UnreadableSourceData as exc:
-        failure, data = exc, empty(table)
+        failure = exc
         kept = None if exc.file is None else _keep(tx.root, table, day, tx.run_id, exc.file)
         log.error(
             "%s of %s cannot be read (validation will block the day): %s; file kept at %s",
@@ -70,12 +75,20 @@ def _extract_table(
             exc.describe(),
             kept,
         )
-    # The data and its log commit together; an empty incoming partition replaces whatever an
-    # earlier attempt extracted.
-    written = tx.write(*tables.incoming(table).address, day, data)
+        # An empty incoming partition replaces whatever an earlier attempt extracted.
+        written = tx.write(*address, day, empty(table))
     record = evidence.extract_log(table, source.kind, written.rows, failure, kept)
     tx.write(*tables.extract_log(table).address, day, record)
     return written.rows, None if failure is None else failure.describe()
+
+
+def _rows_of(source: Source, table: str, day: date) -> pa.RecordBatchReader:
+    """The table's rows a batch at a time: the source's stream, or its table in batches."""
+    stream = getattr(source, "stream", None)
+    if stream is not None:
+        return stream(table, day)
+    data = source.extract(table, day)
+    return pa.RecordBatchReader.from_batches(data.schema, data.to_batches())
 
 
 def _keep(lake_root: Path, table: str, day: date, run_id: str, file: Path) -> Path | None:

@@ -64,7 +64,9 @@ class UnreadableSourceData(ValueError):
 
 
 class Source(Protocol):
-    """What every source implements."""
+    """What every source implements. A source that can also hand a table over a batch at a time
+    has ``stream(table, day) -> pa.RecordBatchReader``, which extract prefers: a day of any size
+    then passes through memory a batch at a time."""
 
     kind: str
 

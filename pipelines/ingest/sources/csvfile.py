@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -37,24 +38,53 @@ UTF8_ONLY = "landing files must be UTF-8: ask upstream to re-export the file as 
 
 
 def read_landing_csv(path: Path, table: str) -> pa.Table:
-    """The file as ``table`` in the canonical schema (unknown columns kept, for validation).
+    """The whole file as ``table`` (a small file, a test): :func:`open_landing_csv`, read out."""
+    return open_landing_csv(path, table).read_all()
+
+
+def open_landing_csv(path: Path, table: str) -> pa.RecordBatchReader:
+    """The file as ``table`` in the canonical schema (unknown columns kept, for validation), a
+    batch at a time: the reader parses blocks of the file on every core, and memory holds a few
+    of them, however large the file.
 
     The multi-threaded read checks the encoding too: it decodes every string field as UTF-8,
     and a number, a time or a delimiter is ASCII, so a file it reads into typed and text columns
     (with no NUL character, no replaced header byte, no column of raw bytes) is UTF-8. Otherwise,
     and whatever fails, the file is first scanned byte by byte, so a file that is not UTF-8 is
-    refused as such, at its first bad byte, before any other fault is reported.
+    refused as such, at its first bad byte, before any other fault is reported. A fault deep in
+    the file is raised when the reading gets there: the caller writes nothing of it.
     """
     if path.stat().st_size == 0:
         raise _unreadable(path, table, "zero-byte file: upstream delivered no header and no rows")
     _refuse_utf16_mark(path, table)
     try:
-        data = _read(path, table, use_threads=True)
+        reader = _open(path, table)
     except pa.ArrowInvalid as exc:
         _require_utf8(path, table)
         raise _located(path, table, exc) from exc
-    if _may_not_be_utf8(data):
+    header = reader.schema.empty_table()
+    if _may_not_be_utf8(header):
         _require_utf8(path, table)  # raises at the first bad byte, if there is one
+    schema = _conformed(path, table, header).schema
+    return pa.RecordBatchReader.from_batches(schema, _batches(path, table, reader))
+
+
+def _batches(path: Path, table: str, reader: pacsv.CSVStreamingReader) -> Iterator[pa.RecordBatch]:
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            return
+        except pa.ArrowInvalid as exc:
+            _require_utf8(path, table)
+            raise _located(path, table, exc) from exc
+        data = pa.Table.from_batches([batch])
+        if _may_not_be_utf8(data):
+            _require_utf8(path, table)
+        yield from _conformed(path, table, data).to_batches()
+
+
+def _conformed(path: Path, table: str, data: pa.Table) -> pa.Table:
     try:
         return conform(table, data)
     except SchemaError as exc:
@@ -86,20 +116,33 @@ def _refuse_utf16_mark(path: Path, table: str) -> None:
         raise _unreadable(path, table, reason, line=1, column=1)
 
 
+# Blocks the reader parses at a time: large enough for its threads to be busy.
+_BLOCK_BYTES = 16 << 20
+
+
 def _read(path: Path, table: str, use_threads: bool) -> pa.Table:
+    """The whole file (to locate a fault: single-threaded, the parser counts lines)."""
+    read, convert = _options(table, use_threads)
+    return pacsv.read_csv(path, read_options=read, convert_options=convert)
+
+
+def _open(path: Path, table: str) -> pacsv.CSVStreamingReader:
+    read, convert = _options(table, use_threads=True)
+    return pacsv.open_csv(path, read_options=read, convert_options=convert)
+
+
+def _options(table: str, use_threads: bool) -> tuple[pacsv.ReadOptions, pacsv.ConvertOptions]:
     schema = SCHEMAS[table]
-    return pacsv.read_csv(
-        path,
-        # Single-threaded, the parser counts lines, so its errors say "Row #<line>".
-        read_options=pacsv.ReadOptions(use_threads=use_threads),
-        convert_options=pacsv.ConvertOptions(
-            column_types=dict(zip(schema.names, schema.types, strict=True)),
-            # Only an empty unquoted field is null (pyarrow's default also nulls NA, N/A, null...).
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=False,
-        ),
+    # Single-threaded, the parser counts lines, so its errors say "Row #<line>".
+    read = pacsv.ReadOptions(use_threads=use_threads, block_size=_BLOCK_BYTES)
+    convert = pacsv.ConvertOptions(
+        column_types=dict(zip(schema.names, schema.types, strict=True)),
+        # Only an empty unquoted field is null (pyarrow's default also nulls NA, N/A, null...).
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
     )
+    return read, convert
 
 
 def _unreadable(

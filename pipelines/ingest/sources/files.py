@@ -16,7 +16,7 @@ import pyarrow.csv as pacsv
 
 from pipelines.dates import Interval
 from pipelines.ingest.sources.base import SourceDataMissing
-from pipelines.ingest.sources.csvfile import read_landing_csv
+from pipelines.ingest.sources.csvfile import open_landing_csv
 from pipelines.ingest.sources.layout import landing_file
 from pipelines.ingest.sources.nycflights import day_of, require_in_sample
 from pipelines.tables import DAILY_TABLES, DATED_TABLES, NEXT_DAY_TABLES, REFERENCE_TABLES
@@ -29,7 +29,11 @@ class FilesSource:
         self.landing_root = Path(landing_root)
 
     def extract(self, table: str, day: date) -> pa.Table:
-        return read_landing_csv(self._file_for(table, day), table)
+        return self.stream(table, day).read_all()
+
+    def stream(self, table: str, day: date) -> pa.RecordBatchReader:
+        """:meth:`extract` a batch at a time (a reading fault deep in the file raises then)."""
+        return open_landing_csv(self._file_for(table, day), table)
 
     def _file_for(self, table: str, day: date) -> Path:
         if table in DATED_TABLES:

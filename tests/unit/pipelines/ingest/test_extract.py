@@ -5,12 +5,14 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from pipelines import tables
 from pipelines.dates import Interval
 from pipelines.ingest import evidence
 from pipelines.ingest.extract import extract
+from pipelines.ingest.sources import csvfile
 from pipelines.ingest.sources.base import SourceDataMissing
 from pipelines.ingest.sources.files import FilesSource, generate_landing, landing_file
 from pipelines.storage import lake
@@ -73,3 +75,29 @@ def test_a_missing_file_still_raises_for_a_retry(landing: Path, tmp_path: Path) 
     landing_file(landing, "flights", DAY).unlink()
     with pytest.raises(SourceDataMissing, match="flights"):
         extract(FilesSource(landing), tmp_path / "lake", Interval.day(DAY), "run", TABLES)
+
+
+def test_a_large_file_streams_and_a_fault_deep_in_it_writes_nothing_of_it(
+    landing: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Blocks of 4 KiB: the 943 flights arrive in many batches, and the fault in the last one.
+    monkeypatch.setattr(csvfile, "_BLOCK_BYTES", 4096)
+    root = tmp_path / "lake"
+    extract(FilesSource(landing), root, Interval.day(DAY), "good", TABLES)
+    incoming = lake.partition_file(root, *tables.incoming("flights").address, DAY)
+    assert pq.ParquetFile(incoming).metadata.num_row_groups > 10  # a batch at a time
+    path = landing_file(landing, "flights", DAY)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    fields = lines[-2].split(",")
+    fields[5] = "late"  # dep_delay, on the last but one line
+    lines[-2] = ",".join(fields)
+    path.write_text("".join(lines), encoding="utf-8")
+
+    summary = extract(FilesSource(landing), root, Interval.day(DAY), "bad", TABLES)
+
+    assert summary.rows["flights"] == 0
+    record = evidence.read_extract_log(root, "flights", DAY).to_pylist()[0]
+    assert record["error_line"] == len(lines) - 1 and record["error_column_name"] == "dep_delay"
+    assert lake.read_partition(root, *tables.incoming("flights").address, DAY).num_rows == 0
+    folder = lake.partition_dir(root, *tables.incoming("flights").address, DAY)
+    assert not list(folder.glob(".*.tmp"))  # the half-written file is gone
