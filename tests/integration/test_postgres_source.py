@@ -7,22 +7,24 @@ server fails the module instead of skipping it, so CI cannot pass without having
 
 from __future__ import annotations
 
-import secrets
 import time
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import psycopg
 import pyarrow as pa
 import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
+from benchmarks import scale
 from pipelines.ingest.sources.base import SourceDataMissing
+from pipelines.ingest.sources.files import FilesSource
 from pipelines.ingest.sources.nycflights import day_of
-from pipelines.ingest.sources.postgres import PostgresSource, ensure_database, load_nycflights13
+from pipelines.ingest.sources.postgres import PostgresSource, load_nycflights13
 from pipelines.ingest.sources.schemas import SCHEMAS
-from tests.fixtures.postgres import ADMIN_DSN
+from tests.fixtures.postgres import ADMIN_DSN, throwaway_database
 
 pytestmark = pytest.mark.integration
 
@@ -54,15 +56,8 @@ def dsn() -> Iterator[str]:
             f"(start it, or point NIGHTSHIFT_TEST_PG_ADMIN_DSN at one): {exc}",
             pytrace=False,
         )
-    name = f"nightshift_test_source_{secrets.token_hex(4)}"
-    assert ensure_database(ADMIN_DSN, name)
-    try:
-        yield make_conninfo(ADMIN_DSN, dbname=name)
-    finally:
-        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
+    with throwaway_database("nightshift_test_source") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="module")
@@ -131,3 +126,111 @@ def test_unknown_table_and_bad_schema_are_refused(dsn: str) -> None:
         PostgresSource(dsn).extract("passengers", DAY)
     with pytest.raises(ValueError, match="identifier"):
         PostgresSource(dsn, schema='oltp"; DROP TABLE oltp.flights; --')
+
+
+def _connections(dsn: str) -> int:
+    """Sessions open on the test database, this one excluded."""
+    with psycopg.connect(dsn) as conn:
+        query = (
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        row = conn.execute(query).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_stream_is_the_day_a_batch_at_a_time_and_lets_go_of_its_connection(
+    dsn: str, source: PostgresSource
+) -> None:
+    before = _connections(dsn)
+    reader = source.stream("flights", DAY)
+    assert reader.schema.equals(SCHEMAS["flights"])
+    assert _connections(dsn) == before + 1  # held while the rows are read
+    assert_matches_day_of("flights", reader.read_all(), DAY)
+    assert _connections(dsn) == before
+    # A reader dropped before its end closes its connection as well.
+    unread = source.stream("weather", DAY)
+    assert _connections(dsn) == before + 1
+    del unread
+    assert _connections(dsn) == before
+    # A missing day is known before any reader is handed out, and holds no connection.
+    with pytest.raises(SourceDataMissing):
+        source.stream("flights", date(2014, 1, 1))
+    assert _connections(dsn) == before
+
+
+@pytest.fixture(scope="module")
+def large_day(dsn: str, loads: object) -> tuple[PostgresSource, int]:
+    """One day of 301,760 flights (the day's 943 copied 320 times under new flight numbers) in a
+    schema of its own: more than one batch of ADBC's result."""
+    schema = "oltp_large"
+    columns = SCHEMAS["flights"].names
+    copied = [
+        sql.SQL("flight + 10000 * g") if c == "flight" else sql.Identifier(c) for c in columns
+    ]
+    with psycopg.connect(dsn) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+        for table in ("airlines", "airports", "flights"):
+            conn.execute(
+                sql.SQL("CREATE TABLE {}.{} (LIKE oltp.{} INCLUDING ALL)").format(
+                    sql.Identifier(schema), sql.Identifier(table), sql.Identifier(table)
+                )
+            )
+        conn.execute(
+            sql.SQL(
+                "INSERT INTO {}.flights ({}) SELECT {} FROM oltp.flights "
+                "CROSS JOIN generate_series(1, 320) AS g WHERE flight_date = %s"
+            ).format(
+                sql.Identifier(schema),
+                sql.SQL(", ").join(map(sql.Identifier, columns)),
+                sql.SQL(", ").join(copied),
+            ),
+            (DAY,),
+        )
+    return PostgresSource(dsn, schema=schema), 943 * 320
+
+
+def test_a_large_day_arrives_in_several_batches_with_every_row(
+    large_day: tuple[PostgresSource, int],
+) -> None:
+    source, rows = large_day
+    sizes = [batch.num_rows for batch in source.stream("flights", DAY)]
+    assert len(sizes) > 1, sizes
+    assert sum(sizes) == rows
+    assert max(sizes) < rows
+    whole = source.extract("flights", DAY)
+    assert whole.schema.equals(SCHEMAS["flights"])
+    distinct = whole.group_by(["carrier", "flight", "origin"]).aggregate([]).num_rows
+    assert distinct == rows
+
+
+def test_the_scale_generator_s_database_day_is_its_landing_day(tmp_path: Path) -> None:
+    """``benchmarks/scale.py --postgres`` beyond 100x with the day alone: the source streams it in
+    several batches, row for row the landing file the generator wrote beside it."""
+    day = date(2013, 6, 3)
+    with throwaway_database("nightshift_test_scale") as dsn:
+        report = scale.main(
+            [
+                *("--scale", "300", "--history-days", "0", "--day", str(day)),
+                *("--landing", str(tmp_path), "--postgres", dsn),
+            ]
+        )
+        assert report["postgres"]["flights"] == 300 * 982
+        batches = list(PostgresSource(dsn).stream("flights", day))
+        assert len(batches) > 1
+        streamed = pa.Table.from_batches(batches)
+    landed = FilesSource(tmp_path).extract("flights", day)
+    assert streamed.num_rows == landed.num_rows == 300 * 982
+    assert sorted_by("flights", streamed).equals(sorted_by("flights", landed))
+
+
+def test_the_scale_generator_refuses_a_database_load_that_would_take_long(tmp_path: Path) -> None:
+    with pytest.raises(SystemExit):
+        scale.main(
+            [
+                *("--scale", "101", "--day", "2013-06-03", "--landing", str(tmp_path)),
+                *("--postgres", "postgresql://nowhere.invalid/none"),
+            ]
+        )
+    assert not any(tmp_path.iterdir())  # refused before anything was written
