@@ -1,10 +1,11 @@
 """The Parquet lake: ``<root>/<layer>/<table>/dt=YYYY-MM-DD/part-<id>.parquet``, under snapshots.
 
 One writer for every partition. A write puts the rows in a new immutable file (written under a
-temporary name and fsynced first), and a commit makes it the partition's file in the lake's next
-snapshot (:mod:`pipelines.storage.snapshots`). A :class:`Transaction` gathers the partitions of
-one unit of work (a day's raw tables, validation results and quarantine, say) into one commit,
-so readers see all of them or none; a plain :func:`write_partition` is a transaction of one.
+temporary name and fsynced first: :mod:`pipelines.storage.partition_file`), and a commit makes
+it the partition's file in the lake's next snapshot (:mod:`pipelines.storage.snapshots`). A
+:class:`Transaction` gathers the partitions of one unit of work (a day's raw tables, validation
+results and quarantine, say) into one commit, so readers see all of them or none; a plain
+:func:`write_partition` is a transaction of one.
 A rerun replaces, never appends; a task killed mid-way leaves the previous snapshot current.
 
 Readers resolve a partition through a snapshot (the current one unless told otherwise), so they
@@ -17,7 +18,6 @@ import contextlib
 import os
 import re
 import shutil
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -29,12 +29,21 @@ import pyarrow.parquet as pq
 
 from pipelines.dates import Interval
 from pipelines.storage import snapshots
+from pipelines.storage.partition_file import (  # noqa: F401 (re-exported: lake.ROW_GROUP, ...)
+    ROW_GROUP,
+    RUN_ID_COLUMN,
+    PartitionWriter,
+    data_schema,
+    footer_metadata,
+    remove_stale_temporaries,
+    settle,
+    stored_schema,
+    temporary,
+)
 from pipelines.tables import LAYERS
 
-RUN_ID_COLUMN = "pipeline_run_id"
-# Rows per Parquet row group: readers can skip or stream a large partition a group at a time.
-ROW_GROUP = 256 * 1024
 CommitConflict = snapshots.CommitConflict
+# A temporary this old belongs to a dead writer: a live one is never older.
 STALE_TEMPORARY_SECONDS = snapshots.GRACE_SECONDS
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
@@ -115,38 +124,43 @@ class Transaction:
         """A writer of the next version of partition ``dt=day``, fed a batch at a time (so one
         stream can feed two partitions); the file is this transaction's when the block ends
         without an exception, and is gone otherwise."""
-        folder = partition_dir(self.root, layer, table, day)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"part-{uuid.uuid4().hex}.parquet"
-        stored = _stored_schema(schema).with_metadata(metadata)
+        target = self._new_file(layer, table, day)
+        stored = stored_schema(schema).with_metadata(metadata)
         with PartitionWriter(stored, target, self.run_id) as writer:
             yield writer
-        rel = target.relative_to(self.root).as_posix()
-        self.changes.put.setdefault(f"{layer}.{table}", {})[day.isoformat()] = rel
-        self.written.append(PartitionWritten(layer, table, day, target, writer.rows))
+        snapshots.fsync_dir(target.parent)
+        self._put(PartitionWritten(layer, table, day, target, writer.rows))
 
     def adopt(self, layer: str, table: str, day: date, source: Path) -> PartitionWritten:
         """Publish every row of ``source`` (another partition's immutable file) as the next
         version of partition ``dt=day`` without writing them again: a hard link, or a copy where
         the file system has none. The rows keep the run id of the run that wrote them."""
-        folder = partition_dir(self.root, layer, table, day)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"part-{uuid.uuid4().hex}.parquet"
+        target = self._new_file(layer, table, day)
         try:
             os.link(source, target)
             os.utime(target)  # now: a vacuum's grace period counts from the link, not the write
         except OSError:  # another device, or no hard links: a copy, made as any write is
-            tmp = target.with_name(f".{target.name}.tmp")
+            tmp = temporary(target)
             shutil.copyfile(source, tmp)
-            with open(tmp, "rb") as fh:
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        snapshots.fsync_dir(folder)
-        rel = target.relative_to(self.root).as_posix()
-        self.changes.put.setdefault(f"{layer}.{table}", {})[day.isoformat()] = rel
+            settle(tmp, target)
+        snapshots.fsync_dir(target.parent)
         rows = pq.ParquetFile(target).metadata.num_rows
-        self.written.append(PartitionWritten(layer, table, day, target, rows))
-        return self.written[-1]
+        return self._put(PartitionWritten(layer, table, day, target, rows))
+
+    def _new_file(self, layer: str, table: str, day: date) -> Path:
+        """A name no file of partition ``dt=day`` has, in its (created) folder."""
+        folder = partition_dir(self.root, layer, table, day)
+        folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(folder, STALE_TEMPORARY_SECONDS)
+        return folder / f"part-{uuid.uuid4().hex}.parquet"
+
+    def _put(self, written: PartitionWritten) -> PartitionWritten:
+        """``written`` becomes the partition's file when this transaction commits."""
+        rel = written.path.relative_to(self.root).as_posix()
+        partitions = self.changes.put.setdefault(f"{written.layer}.{written.table}", {})
+        partitions[written.day.isoformat()] = rel
+        self.written.append(written)
+        return written
 
     def read_for_update(self, layer: str, table: str, day: date) -> pa.Table | None:
         """The partition as the current snapshot has it (None: absent); the commit fails with
@@ -242,17 +256,6 @@ def _existing_file(root: Path, layer: str, table: str, day: date, snapshot: int 
     return path
 
 
-def footer_metadata(path: Path) -> dict[str, str]:
-    """What the writer of ``path`` put in its footer (``write_batches(metadata=...)``)."""
-    found = pq.read_schema(path).metadata or {}
-    return {k.decode(): v.decode() for k, v in found.items() if not k.startswith(b"ARROW:")}
-
-
-def data_schema(path: Path) -> pa.Schema:
-    """The columns of a partition file as its writer gave them (without the run id column)."""
-    return pa.schema([f for f in pq.read_schema(path) if f.name != RUN_ID_COLUMN])
-
-
 def has_partition(root: Path, layer: str, table: str, day: date) -> bool:
     return partition_file(root, layer, table, day) is not None
 
@@ -293,58 +296,3 @@ def list_tables(root: Path, snapshot: int | None = None) -> dict[str, list[str]]
         if days and layer in LAYERS:
             found.setdefault(layer, []).append(table)
     return {layer: sorted(found[layer]) for layer in LAYERS if layer in found}
-
-
-def _stored_schema(schema: pa.Schema) -> pa.Schema:
-    """``schema`` as stored: no ``dt`` (the partition path carries the date), the run id last."""
-    fields = [f for f in schema if f.name not in ("dt", RUN_ID_COLUMN)]
-    return pa.schema([*fields, pa.field(RUN_ID_COLUMN, pa.string())])
-
-
-def _stamped(batch: pa.RecordBatch, stored: pa.Schema, run_id: str) -> pa.RecordBatch:
-    columns = [batch.column(f.name) for f in stored if f.name != RUN_ID_COLUMN]
-    run_ids = pa.repeat(pa.scalar(run_id, pa.string()), batch.num_rows)
-    return pa.RecordBatch.from_arrays([*columns, run_ids], schema=stored.remove_metadata())
-
-
-class PartitionWriter:
-    """One partition file, a batch at a time. Written under a hidden temporary name, fsynced, then
-    renamed when the block ends: a crash leaves either nothing under the final name or the
-    complete file (never referenced until committed); an exception removes it."""
-
-    def __init__(self, stored: pa.Schema, target: Path, run_id: str) -> None:
-        _remove_stale_temporaries(target.parent)
-        self.stored, self.target, self.run_id, self.rows = stored, target, run_id, 0
-        self._tmp = target.with_name(f".{target.name}.tmp")
-        self._writer = pq.ParquetWriter(self._tmp, stored, compression="zstd")
-
-    def write(self, batch: pa.RecordBatch) -> None:
-        if batch.num_rows:
-            stamped = _stamped(batch, self.stored, self.run_id)
-            self._writer.write_batch(stamped, row_group_size=ROW_GROUP)
-            self.rows += batch.num_rows
-
-    def __enter__(self) -> PartitionWriter:
-        return self
-
-    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
-        try:
-            self._writer.close()
-            if kind is None:
-                with open(self._tmp, "rb") as fh:
-                    os.fsync(fh.fileno())
-                os.replace(self._tmp, self.target)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                self._tmp.unlink()
-        if kind is None:
-            snapshots.fsync_dir(self.target.parent)
-
-
-def _remove_stale_temporaries(folder: Path) -> None:
-    # Only files old enough to belong to a dead writer: a live one is never older than this.
-    cutoff = time.time() - STALE_TEMPORARY_SECONDS
-    for stale in folder.glob(".*.tmp"):
-        with contextlib.suppress(FileNotFoundError):
-            if stale.stat().st_mtime < cutoff:
-                stale.unlink()
