@@ -79,15 +79,20 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def select_lake_files(paths: list[str] | list[Path]) -> str:
+    """``SELECT`` of every row of lake files ``paths`` as the lake reads them (``lake_table``:
+    ``dt`` from the partition path), for a view's body: DDL takes no bound parameters, so the
+    paths are quoted in."""
+    files = "[" + ", ".join(quote_literal(str(p)) for p in paths) + "]"
+    return "SELECT * FROM lake_table(" + files + ")"  # noqa: S608 (quoted lake paths)
+
+
 def define_file_view(con: duckdb.DuckDBPyConnection, name: str, paths: list[Path]) -> None:
     """A temporary view ``name`` (a constant of the caller's, never caller text) over lake files
-    ``paths`` (at least one), read as the lake reads them (``lake_table``: ``dt`` from the
-    partition path)."""
+    ``paths`` (at least one): :func:`select_lake_files`."""
     if not _NAME.match(name) or not paths:
         raise ValueError(f"a view needs a lower_snake_case name and files: {name!r}, {paths}")
-    files = "[" + ", ".join(quote_literal(str(p)) for p in paths) + "]"
-    body = "SELECT * FROM lake_table(" + files + ")"  # noqa: S608 (quoted lake paths)
-    con.execute("CREATE OR REPLACE TEMP VIEW " + name + " AS " + body)
+    con.execute("CREATE OR REPLACE TEMP VIEW " + name + " AS " + select_lake_files(paths))
 
 
 _SNAPSHOT_VARIABLE = "nightshift_lake_snapshot"

@@ -33,8 +33,8 @@ from pipelines.storage.sql import (
     define_macros,
     layer_models,
     load_sql,
-    quote_literal,
     record_snapshot,
+    select_lake_files,
 )
 from pipelines.tables import LAYERS, REFERENCE_TABLES, VIEW_LAYERS
 
@@ -76,23 +76,17 @@ def _view_body(
     """``SELECT`` over the files of ``layer.table`` that a view over ``days`` (None: all) needs."""
     paths = lake.table_files(lake_root, layer, table, days, snapshot)
     if days is None:
-        return _select(paths)
+        return select_lake_files(paths)
     if table in REFERENCE_TABLES:
         # "The newest snapshot on or before day D" must find the same snapshot for every D of
         # the window: the one delivered last before the window opens comes too.
         opened = Interval(date.min, days.start)
         paths = lake.table_files(lake_root, layer, table, opened, snapshot)[-1:] + paths
     if paths:
-        return _select(paths)
+        return select_lake_files(paths)
     # Nothing in the window: an empty view with the columns of the table's newest file.
     newest = lake.table_files(lake_root, layer, table, snapshot=snapshot)[-1:]
-    return _select(newest) + " LIMIT 0"
-
-
-def _select(paths: list[str]) -> str:
-    # DDL takes no bound parameters: the values quoted into a view are lake file paths.
-    files = "[" + ", ".join(quote_literal(p) for p in paths) + "]"
-    return "SELECT * FROM lake_table(" + files + ")"  # noqa: S608
+    return select_lake_files(newest) + " LIMIT 0"
 
 
 def define_lake_views(
