@@ -4,8 +4,7 @@
 process (``os.wait4``) is the stage's alone. Each stage is the public function a DAG task calls,
 with explicit paths; the process writes ``--result`` (JSON: rows, seconds of the call alone, peak
 RSS before the call, i.e. the interpreter and imports, peak RSS after it, and the stage's own
-summary) and exits 1 on
-an exception, with its message in the result.
+summary) and exits 1 on an exception, with its message in the result.
 """
 
 from __future__ import annotations

@@ -128,9 +128,15 @@ def _count_in_memory(
     relation: str,
     params: dict[str, date],
 ) -> None:
-    query = load_sql(sql_root, "features", sql_name)
-    # The relation name is one of this module's constants; the dates are bound.
-    con.execute("CREATE TEMP TABLE " + relation + " AS " + query, params)
+    _temp_table(con, relation, load_sql(sql_root, "features", sql_name), params)
+
+
+def _temp_table(
+    con: duckdb.DuckDBPyConnection, relation: str, query: str, params: Mapping[str, object]
+) -> None:
+    """The temporary table ``relation`` of ``query``'s rows."""
+    # The relation name is one of this module's constants; the values are bound.
+    con.execute("CREATE TEMP TABLE " + relation + " AS " + query, dict(params))
 
 
 class _Kept:
@@ -188,7 +194,7 @@ def _route_hour_daily(
         todo = []
     # An empty table of the query's columns, then what is kept and what is counted in memory.
     empty = {"first": day, "end": day}
-    con.execute("CREATE TEMP TABLE " + ROUTE_HOUR_DAILY + " AS " + query, empty)
+    _temp_table(con, ROUTE_HOUR_DAILY, query, empty)
     columns = ", ".join(c[0] for c in con.execute("FROM " + ROUTE_HOUR_DAILY).description)
     if files:  # the relation and its columns are this module's; the files are bound
         kept_rows = "SELECT " + columns + " FROM lake_table($files)"  # noqa: S608
@@ -205,12 +211,12 @@ def _flight_numbers(
 ) -> str:
     """Define ``trailing_flight_numbers`` of ``day``; how it was found."""
     version = _sql_version(sql_root, _FLIGHT_NUMBER_SQL)
-    counted_from = _counted_from(version, {d: raw.get(d.isoformat()) for d in window(day)})
+    counted_from = _counted_from(version, _window_files(raw, day))
     if (path := kept.usable(tables.FLIGHT_NUMBER_28D, day, counted_from)) is not None:
         _use(con, kept, FLIGHT_NUMBERS, path)
         return "kept"
     before = day - timedelta(days=1)
-    counted_before = _counted_from(version, {d: raw.get(d.isoformat()) for d in window(before)})
+    counted_before = _counted_from(version, _window_files(raw, before))
     if (previous := kept.usable(tables.FLIGHT_NUMBER_28D, before, counted_before)) is not None:
         define_file_view(con, _DAY_BEFORE, [previous])
         how, query = "moved", load_sql(sql_root, "features", "flight_number_step")
@@ -220,7 +226,7 @@ def _flight_numbers(
         params = {"start": day, "end": day + timedelta(days=1)}
     with _one_thread(con) if how == "counted" else contextlib.nullcontext():
         if kept.run_id is None:
-            con.execute("CREATE TEMP TABLE " + FLIGHT_NUMBERS + " AS " + query, params)
+            _temp_table(con, FLIGHT_NUMBERS, query, params)
         else:
             counted = [(day, counted_from, query, params)]
             (path,) = kept.keep(con, tables.FLIGHT_NUMBER_28D, counted)
@@ -236,7 +242,7 @@ def _use(con: duckdb.DuckDBPyConnection, kept: _Kept, relation: str, path: Path)
         define_file_view(con, relation, [path])
         return
     rows = "SELECT * FROM lake_table($files)"
-    con.execute("CREATE TEMP TABLE " + relation + " AS " + rows, {"files": [str(path)]})
+    _temp_table(con, relation, rows, {"files": [str(path)]})
 
 
 @contextlib.contextmanager
@@ -250,6 +256,11 @@ def _one_thread(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
         yield
     finally:
         con.execute("SET threads = $n", {"n": threads})
+
+
+def _window_files(raw: Mapping[str, str], day: date) -> dict[date, str | None]:
+    """The ``raw.flights`` file of each day of ``day``'s window (None: not published)."""
+    return {past: raw.get(past.isoformat()) for past in window(day)}
 
 
 def _counted_from(version: str, sources: dict[date, str | None]) -> str:
